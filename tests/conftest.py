@@ -1,0 +1,54 @@
+"""Shared fixtures: the data mirror and small synthetic networks made in code."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from engine import settings
+from engine.routing.network import RoadNetwork
+
+
+@pytest.fixture(scope="session")
+def mirror():
+    """The data mirror; a failure (not a skip) under CI when it is missing."""
+    path = settings.data_mirror()
+    if path is None:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("data mirror missing under CI: expected ../shared/data beside the repo "
+                        "or $APL_DATA_MIRROR")
+        pytest.skip("data mirror not available (set APL_DATA_MIRROR)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def corse_graphml(mirror):
+    path = mirror / "osm" / "corse-drive.graphml.gz"
+    if not path.is_file():
+        pytest.fail(f"{path} is missing from the data mirror")
+    return path
+
+
+@pytest.fixture(scope="session")
+def corse(corse_graphml, tmp_path_factory):
+    """The Corsica drive network, loaded once per session."""
+    import engine
+
+    return engine.load_network(corse_graphml)
+
+
+def random_network(n: int, m: int, seed: int, *, integer_weights: bool = False) -> RoadNetwork:
+    """A random directed network made in code (not necessarily connected)."""
+    rng = np.random.default_rng(seed)
+    u = rng.integers(0, n, m)
+    v = rng.integers(0, n, m)
+    if integer_weights:
+        w = rng.integers(0, 50, m).astype(float)
+    else:
+        w = rng.exponential(60.0, m)
+    lon = 9.0 + rng.random(n) * 0.2
+    lat = 42.0 + rng.random(n) * 0.2
+    return RoadNetwork.from_edges(u, v, w, w * 10, lon, lat, np.arange(n) + 1000,
+                                  largest_component=False)
