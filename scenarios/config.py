@@ -1,0 +1,369 @@
+"""Scenario files (TOML): what a planner can ask, validated with the key and line at fault.
+
+A scenario file holds five tables; only ``[scenario]`` is required::
+
+    [scenario]
+    name = "Retire at 65"
+    start_year = 2022          # the year of the supply data
+    horizon = 10               # number of simulated years (start_year included)
+
+    [retirement]
+    model = "age"              # "age": leave when older than `age`; "hazard": yearly odds;
+    age = 65                   # "none": nobody leaves
+
+    [retirement.hazard]        # model = "hazard": probability of stopping during a year, by age
+    "60-64" = 0.04             # band "a-b" (inclusive) or "a+" (a and over)
+    "65-69" = 0.25
+    "70+" = 0.40
+
+    [replacement]              # a departing GP is replaced, in the same commune, with odds that
+    rate = 0.6                 # depend on the commune's APL class the year before
+    rate_intermediaire = 0.5
+    rate_sous_dense = 0.3      # (replacements are rarer where access is already low)
+    delay_years = 1            # vacancy before the successor starts
+    age = 35                   # successor's age at installation
+    activity = 4800            # successor's yearly consultations (default: the engine default)
+
+    [[installation]]           # new GPs or an MSP: in a commune, or at a point
+    commune = "2A004"          # or lon = ..., lat = ...
+    gps = 3
+    year = 2024
+    activity = 4800            # optional, per GP
+    age = 40                   # optional
+
+    [population]
+    growth_per_year = 0.003    # optional: yearly growth of the demand, all communes
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.errors import InputError
+
+_SCENARIO_DIR = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Installation:
+    """New GPs starting in a given year, in a commune or at a point."""
+
+    year: int
+    gps: int
+    commune: str | None = None
+    lon: float | None = None
+    lat: float | None = None
+    activity: float | None = None
+    age: float = 40.0
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario.
+
+    Attributes
+    ----------
+    name : str
+        Human-readable name.
+    start_year, horizon : int
+        First simulated year and number of years (``start_year .. start_year + horizon - 1``).
+    retirement_model : {"age", "hazard", "none"}
+        How GPs leave.
+    retirement_age : float
+        With ``"age"``: a GP is active while aged ``<= retirement_age`` (DREES counts
+        "65 ans et moins" in its u65 variant, so 65 reproduces it in the first year).
+    hazard : tuple of (min_age, max_age, probability)
+        With ``"hazard"``: yearly probability of stopping by age band (inclusive bounds).
+    replacement_rates : dict
+        Probability that a departure is replaced, by the APL class of its commune the
+        year before (``hors-zone``, ``intermediaire``, ``sous-dense``).
+    replacement_delay, replacement_age, replacement_activity
+        Vacancy in years, successor's age, successor's activity (``None``: default).
+    installations : tuple of Installation
+        New GPs.
+    growth_per_year : float
+        Yearly growth of every commune's demand.
+    path : str
+        The file the scenario came from.
+    """
+
+    name: str
+    start_year: int
+    horizon: int
+    retirement_model: str = "none"
+    retirement_age: float = 65.0
+    hazard: tuple[tuple[float, float, float], ...] = ()
+    replacement_rates: dict = field(default_factory=lambda: {
+        "hors-zone": 0.0, "intermediaire": 0.0, "sous-dense": 0.0})
+    replacement_delay: int = 0
+    replacement_age: float = 35.0
+    replacement_activity: float | None = None
+    installations: tuple[Installation, ...] = ()
+    growth_per_year: float = 0.0
+    description: str = ""
+    path: str = "<memory>"
+
+    @property
+    def years(self) -> list[int]:
+        """The simulated years."""
+        return list(range(self.start_year, self.start_year + self.horizon))
+
+    def hazard_at(self, ages):
+        """Yearly probability of stopping at each age (0 outside every band)."""
+        import numpy as np
+
+        ages = np.asarray(ages, dtype=float)
+        p = np.zeros(ages.shape)
+        for lo, hi, prob in self.hazard:
+            p = np.where((ages >= lo) & (ages <= hi), prob, p)
+        return p
+
+
+_TOP_KEYS = {"scenario", "retirement", "replacement", "installation", "population"}
+_SCENARIO_KEYS = {"name", "description", "start_year", "horizon"}
+_RETIREMENT_KEYS = {"model", "age", "hazard"}
+_REPLACEMENT_KEYS = {"rate", "rate_intermediaire", "rate_sous_dense", "delay_years", "age", "activity"}
+_INSTALL_KEYS = {"commune", "lon", "lat", "gps", "year", "activity", "age", "label"}
+_POPULATION_KEYS = {"growth_per_year"}
+
+
+class _Ctx:
+    """Locates keys in the TOML text so errors can name a line."""
+
+    def __init__(self, path: str, text: str) -> None:
+        self.path = path
+        self.lines = text.splitlines()
+
+    def line_of(self, table: str | None, key: str | None, occurrence: int = 0) -> int | None:
+        # Find the header of `table` (its n-th occurrence for arrays of tables), then `key`
+        # below it, before the next header. Good enough for the flat files scenarios are.
+        start, seen = 0, -1
+        if table:
+            pat = re.compile(r"^\s*\[\[?\s*" + re.escape(table).replace(r"\.", r"\s*\.\s*") + r"\s*\]\]?\s*(#.*)?$")
+            for i, line in enumerate(self.lines):
+                if pat.match(line):
+                    seen += 1
+                    if seen == occurrence:
+                        start = i
+                        break
+            else:
+                return None
+            if key is None:
+                return start + 1
+        keypat = re.compile(r'^\s*"?' + re.escape(str(key)) + r'"?\s*=')
+        for i in range(start + (1 if table else 0), len(self.lines)):
+            line = self.lines[i]
+            if table and re.match(r"^\s*\[", line):
+                break
+            if keypat.match(line):
+                return i + 1
+        return start + 1 if table else None
+
+    def error(self, message: str, table: str | None, key: str | None = None, occurrence: int = 0):
+        full = ".".join(p for p in (table, key) if p)
+        if table == "installation":
+            full = f"installation[{occurrence}]" + (f".{key}" if key else "")
+        return InputError(message, path=self.path, line=self.line_of(table, key, occurrence),
+                          column=full or None)
+
+
+def _unknown(ctx: _Ctx, table: dict, allowed: set, where: str, occurrence: int = 0) -> None:
+    for key in table:
+        if key not in allowed:
+            raise ctx.error(f"unknown key {key!r}; expected one of {sorted(allowed)}", where or None,
+                            key, occurrence)
+
+
+def _number(ctx, table, key, where, *, default=None, lo=-math.inf, hi=math.inf, integer=False,
+            occurrence=0, required=False):
+    if key not in table:
+        if required:
+            raise ctx.error(f"missing required key {key!r}", where, None, occurrence)
+        return default
+    value = table[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
+        kind = "an integer" if integer else "a number"
+        raise ctx.error(f"expected {kind}, got {value!r}", where, key, occurrence)
+    if not (lo <= value <= hi) or (isinstance(value, float) and math.isnan(value)):
+        raise ctx.error(f"{value!r} is out of range; expected a value in [{lo}, {hi}]", where, key, occurrence)
+    return value
+
+
+def _parse_band(ctx, band: str) -> tuple[float, float]:
+    m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)|(\+))\s*", band)
+    if not m:
+        raise ctx.error(f"age band {band!r} must look like '60-64' or '70+'", "retirement.hazard", band)
+    lo = float(m.group(1))
+    hi = math.inf if m.group(3) else float(m.group(2))
+    if hi < lo:
+        raise ctx.error(f"age band {band!r} ends before it starts", "retirement.hazard", band)
+    return lo, hi
+
+
+def parse_scenario(text: str, path: str = "<memory>") -> Scenario:
+    """Validate scenario TOML text.
+
+    Parameters
+    ----------
+    text : str
+        The TOML document.
+    path : str
+        Its file name, used in error messages.
+
+    Returns
+    -------
+    Scenario
+
+    Raises
+    ------
+    InputError
+        Naming the file, the line and the key: unknown keys, years out of order, hazards
+        outside [0, 1], installations without a place or with both a commune and a point.
+
+    Examples
+    --------
+    >>> s = parse_scenario('[scenario]\\nname = "x"\\nstart_year = 2022\\nhorizon = 3\\n')
+    >>> s.years
+    [2022, 2023, 2024]
+    """
+    ctx = _Ctx(path, text)
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = re.search(r"line (\d+)", str(exc))
+        raise InputError(f"not valid TOML ({exc})", path=path,
+                         line=int(line.group(1)) if line else None) from None
+    _unknown(ctx, doc, _TOP_KEYS, "")
+    if "scenario" not in doc or not isinstance(doc["scenario"], dict):
+        raise InputError("missing the [scenario] table (name, start_year, horizon)", path=path)
+    sc = doc["scenario"]
+    _unknown(ctx, sc, _SCENARIO_KEYS, "scenario")
+    name = sc.get("name", Path(path).stem)
+    if not isinstance(name, str):
+        raise ctx.error("expected a string", "scenario", "name")
+    start = _number(ctx, sc, "start_year", "scenario", integer=True, lo=1990, hi=2100, required=True)
+    horizon = _number(ctx, sc, "horizon", "scenario", integer=True, lo=1, hi=100, required=True)
+    end = start + horizon - 1
+
+    ret = doc.get("retirement", {"model": "none"})
+    if not isinstance(ret, dict):
+        raise ctx.error("expected a table", "retirement")
+    _unknown(ctx, ret, _RETIREMENT_KEYS, "retirement")
+    model = ret.get("model", "none")
+    if model not in ("age", "hazard", "none"):
+        raise ctx.error(f"unknown retirement model {model!r}; expected 'age', 'hazard' or 'none'",
+                        "retirement", "model")
+    age = _number(ctx, ret, "age", "retirement", default=65, lo=40, hi=100)
+    hazard: list[tuple[float, float, float]] = []
+    if model == "hazard":
+        table = ret.get("hazard")
+        if not isinstance(table, dict) or not table:
+            raise ctx.error("model = 'hazard' needs a [retirement.hazard] table of age bands", "retirement", "model")
+        for band in table:
+            lo, hi = _parse_band(ctx, band)
+            p = _number(ctx, table, band, "retirement.hazard", lo=0.0, hi=1.0)
+            hazard.append((lo, hi, float(p)))
+        hazard.sort()
+        for (a_lo, a_hi, _), (b_lo, _b_hi, _) in zip(hazard, hazard[1:], strict=False):
+            if b_lo <= a_hi:
+                raise ctx.error(f"age bands overlap ({a_lo:g}-{a_hi:g} and {b_lo:g}-...)", "retirement.hazard", None)
+    elif "hazard" in ret:
+        raise ctx.error("a hazard table is only read with model = 'hazard'", "retirement", "hazard")
+
+    rep = doc.get("replacement", {})
+    _unknown(ctx, rep, _REPLACEMENT_KEYS, "replacement")
+    rate = _number(ctx, rep, "rate", "replacement", default=0.0, lo=0.0, hi=1.0)
+    rates = {
+        "hors-zone": float(rate),
+        "intermediaire": float(_number(ctx, rep, "rate_intermediaire", "replacement", default=rate, lo=0.0, hi=1.0)),
+        "sous-dense": float(_number(ctx, rep, "rate_sous_dense", "replacement", default=rate, lo=0.0, hi=1.0)),
+    }
+    delay = _number(ctx, rep, "delay_years", "replacement", default=0, integer=True, lo=0, hi=horizon)
+    rep_age = _number(ctx, rep, "age", "replacement", default=35, lo=25, hi=80)
+    rep_act = _number(ctx, rep, "activity", "replacement", default=None, lo=0, hi=20_000)
+
+    installs = []
+    raw = doc.get("installation", [])
+    if not isinstance(raw, list):
+        raise ctx.error("use [[installation]] (an array of tables)", "installation")
+    for k, inst in enumerate(raw):
+        _unknown(ctx, inst, _INSTALL_KEYS, "installation", k)
+        year = _number(ctx, inst, "year", "installation", integer=True, lo=1990, hi=2100, occurrence=k,
+                       required=True)
+        if not start <= year <= end:
+            raise ctx.error(f"year {year} is outside the scenario's years {start}-{end}", "installation", "year", k)
+        gps = _number(ctx, inst, "gps", "installation", default=1, integer=True, lo=1, hi=1000, occurrence=k)
+        commune = inst.get("commune")
+        has_point = "lon" in inst or "lat" in inst
+        if commune is None and not has_point:
+            raise ctx.error("an installation needs a commune (INSEE code) or lon/lat", "installation", None, k)
+        if commune is not None and has_point:
+            raise ctx.error("give either commune or lon/lat, not both", "installation", "commune", k)
+        if commune is not None and not isinstance(commune, str):
+            raise ctx.error(f"commune must be an INSEE code string like \"2A004\", got {commune!r}",
+                            "installation", "commune", k)
+        lon = lat = None
+        if has_point:
+            lon = _number(ctx, inst, "lon", "installation", lo=-180, hi=180, occurrence=k, required=True)
+            lat = _number(ctx, inst, "lat", "installation", lo=-90, hi=90, occurrence=k, required=True)
+        installs.append(Installation(
+            year=int(year), gps=int(gps), commune=commune, lon=lon, lat=lat,
+            activity=_number(ctx, inst, "activity", "installation", lo=0, hi=20_000, occurrence=k),
+            age=float(_number(ctx, inst, "age", "installation", default=40, lo=25, hi=80, occurrence=k)),
+            label=str(inst.get("label", commune or f"({lon:.4f}, {lat:.4f})")),
+        ))
+
+    pop = doc.get("population", {})
+    _unknown(ctx, pop, _POPULATION_KEYS, "population")
+    growth = _number(ctx, pop, "growth_per_year", "population", default=0.0, lo=-0.2, hi=0.2)
+
+    return Scenario(
+        name=name, description=str(sc.get("description", "")), start_year=int(start),
+        horizon=int(horizon), retirement_model=model, retirement_age=float(age),
+        hazard=tuple(hazard), replacement_rates=rates, replacement_delay=int(delay),
+        replacement_age=float(rep_age), replacement_activity=None if rep_act is None else float(rep_act),
+        installations=tuple(installs), growth_per_year=float(growth), path=path,
+    )
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A TOML file, or the name of a shipped scenario (``"retire-at-65"``,
+        ``"retirement-hazard"``, ``"new-msp"``).
+
+    Returns
+    -------
+    Scenario
+
+    Raises
+    ------
+    InputError
+        When the file is missing or invalid (the message names the file, line and key).
+
+    Examples
+    --------
+    >>> load_scenario("retire-at-65").retirement_model
+    'age'
+    """
+    p = Path(path)
+    if not p.exists() and not p.suffix:
+        shipped = _SCENARIO_DIR / f"{p.name}.toml"
+        if shipped.is_file():
+            p = shipped
+    if not p.is_file():
+        raise InputError("no such scenario file; shipped ones are " +
+                         ", ".join(sorted(f.stem for f in _SCENARIO_DIR.glob("*.toml"))), path=p)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the scenario ({exc})", path=p) from None
+    return parse_scenario(text, str(p))

@@ -1,0 +1,197 @@
+"""Where to install new GPs: greedy placement with incremental APL updates.
+
+For a fixed demand, adding supply ``dS`` in column ``j`` changes only the ratio
+``R_j = S_j / D_j`` (the demand in reach ``D_j`` does not depend on supply), so the APL of
+commune ``i`` rises by ``W_ij * dS / D_j`` and nothing else moves. Each greedy step therefore
+scores every candidate from its own column of the weight matrix, picks the best, updates the
+APL of the communes in reach of that site only, and rescores only the candidates that share
+a commune with it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from engine.errors import InputError
+from scenarios.forecast import DEFICIT_THRESHOLD
+
+_OBJECTIVES = ("population_in_deficit", "deficit_gap")
+
+
+def _gains(wc: sp.csc_matrix, reach: np.ndarray, apl: np.ndarray, pop: np.ndarray,
+           weight_pop: np.ndarray, add: float, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Population lifted over the threshold and weighted gap closed, for each column in ``cols``."""
+    lifted = np.zeros(len(cols))
+    gap = np.zeros(len(cols))
+    for k, j in enumerate(cols):
+        if reach[j] <= 0:
+            continue
+        lo, hi = wc.indptr[j], wc.indptr[j + 1]
+        rows = wc.indices[lo:hi]
+        delta = wc.data[lo:hi] * (add / reach[j])
+        a = apl[rows]
+        under = a < DEFICIT_THRESHOLD
+        lifted[k] = pop[rows][under & (a + delta >= DEFICIT_THRESHOLD)].sum()
+        gap[k] = (weight_pop[rows] * np.minimum(delta, np.maximum(DEFICIT_THRESHOLD - a, 0.0))).sum()
+    return lifted, gap
+
+
+def greedy_placement(
+    weights,
+    demand: np.ndarray,
+    population: np.ndarray,
+    apl: np.ndarray,
+    n_new: int,
+    *,
+    supply_per_site: float,
+    candidates: np.ndarray | None = None,
+    objective: str = "population_in_deficit",
+) -> pd.DataFrame:
+    """Greedy placement on arrays (the kernel behind :func:`optimize_installations`).
+
+    Parameters
+    ----------
+    weights : scipy.sparse matrix
+        Decay weights, rows = communes (demand), columns = candidate places.
+    demand : numpy.ndarray
+        Standardised population per row (``D_j = sum_i W_ij demand_i``).
+    population : numpy.ndarray
+        Total population per row (what "population in deficit" counts).
+    apl : numpy.ndarray
+        Current APL per row.
+    n_new : int
+        Number of placements.
+    supply_per_site : float
+        Supply added by one placement (consultations per year).
+    candidates : numpy.ndarray, optional
+        Allowed columns (default: all). A column may be chosen several times.
+    objective : {"population_in_deficit", "deficit_gap"}
+        Maximise the population lifted to APL >= 2.5 (ties broken by the gap closed), or the
+        population-weighted gap to 2.5 that is closed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per placement in order: ``rank``, ``column``, ``population_lifted``,
+        ``gap_closed``, ``population_in_deficit`` (after the placement).
+    """
+    if objective not in _OBJECTIVES:
+        raise InputError(f"objective must be one of {_OBJECTIVES}, got {objective!r}")
+    if not (isinstance(n_new, (int, np.integer)) and n_new >= 1):
+        raise InputError(f"n_new must be a positive integer, got {n_new!r}")
+    wc = sp.csc_matrix(weights, dtype=np.float64)
+    wr = wc.tocsr()
+    demand = np.asarray(demand, dtype=np.float64)
+    pop = np.asarray(population, dtype=np.float64)
+    apl = np.array(apl, dtype=np.float64)
+    reach = np.asarray(wc.T @ demand).ravel()
+    cand = np.arange(wc.shape[1]) if candidates is None else np.asarray(candidates, dtype=np.int64)
+    weight_pop = demand  # the gap is weighted by standardised population, as DREES averages are
+    lifted, gap = _gains(wc, reach, apl, pop, weight_pop, supply_per_site, cand)
+    pos_of = {int(c): k for k, c in enumerate(cand)}
+    out = []
+    for rank in range(1, n_new + 1):
+        if objective == "population_in_deficit":
+            # lexsort: last key is primary; prefer the lower column on full ties (determinism).
+            best = int(np.lexsort((-np.arange(len(cand)), gap, lifted))[-1])
+        else:
+            best = int(np.lexsort((-np.arange(len(cand)), lifted, gap))[-1])
+        j = int(cand[best])
+        out.append({"rank": rank, "column": j, "population_lifted": float(lifted[best]),
+                    "gap_closed": float(gap[best])})
+        if reach[j] > 0:
+            lo, hi = wc.indptr[j], wc.indptr[j + 1]
+            rows = wc.indices[lo:hi]
+            apl[rows] += wc.data[lo:hi] * (supply_per_site / reach[j])
+            # Only candidates reaching one of the changed communes need rescoring.
+            touched = np.unique(np.concatenate([wr.indices[wr.indptr[r]:wr.indptr[r + 1]] for r in rows]))
+            idx = np.array([pos_of[int(c)] for c in touched if int(c) in pos_of], dtype=np.int64)
+            if len(idx):
+                lifted[idx], gap[idx] = _gains(wc, reach, apl, pop, weight_pop, supply_per_site, cand[idx])
+        out[-1]["population_in_deficit"] = float(pop[apl < DEFICIT_THRESHOLD].sum())
+    return pd.DataFrame(out)
+
+
+def optimize_installations(
+    region,
+    n_new: int,
+    *,
+    year: int | None = None,
+    candidates=None,
+    objective: str = "population_in_deficit",
+    gps_per_site: int = 1,
+    activity: float | None = None,
+    retirement_age: float | None = 65.0,
+    draws: int = 200,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Where to install ``n_new`` GPs (or MSPs of ``gps_per_site`` GPs) to lift most people
+    out of deficit.
+
+    The starting point is the expected supply in ``year``: each GP counts with its
+    probability of still practising then (aged ``<= retirement_age``, over ``draws`` draws
+    of imputed ages when the roster has none). Placement is greedy: at each step the
+    commune whose new GP(s) lift the most population to APL >= 2.5 (ties: the largest
+    population-weighted gap closed), with incremental APL updates.
+
+    Parameters
+    ----------
+    region : engine.region.Region
+        The region.
+    n_new : int
+        Number of sites to choose (a commune may be chosen more than once).
+    year : int, optional
+        Planning year (default: the supply data year, with every current GP).
+    candidates : sequence of str, optional
+        INSEE codes of allowed communes (default: every commune).
+    objective : {"population_in_deficit", "deficit_gap"}
+        What each step maximises.
+    gps_per_site : int
+        GPs installed at each chosen site (3 to 5 for an MSP).
+    activity : float, optional
+        Yearly consultations of each new GP (default: the region's default activity).
+    retirement_age : float or None
+        Age over which GPs are assumed gone by ``year``; ``None`` keeps everybody.
+    draws, seed : int
+        Draws of imputed ages used for the expected supply.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per site in order: ``rank``, ``code_commune``, ``nom``, ``gps``,
+        ``population_lifted``, ``gap_closed``, ``population_in_deficit`` (after the step).
+
+    Examples
+    --------
+    >>> from engine.region import load_region  # doctest: +SKIP
+    >>> optimize_installations(load_region("corse"), 10, year=2027).head()  # doctest: +SKIP
+    """
+    if not (isinstance(gps_per_site, (int, np.integer)) and gps_per_site >= 1):
+        raise InputError(f"gps_per_site must be a positive integer, got {gps_per_site!r}")
+    weights = region.weights()
+    codes = region.communes["code_commune"].to_numpy()
+    if candidates is None:
+        cand = None
+    else:
+        index = {c: i for i, c in enumerate(codes)}
+        unknown = [c for c in candidates if c not in index]
+        if unknown:
+            raise InputError(f"candidate commune(s) {unknown[:5]} are not in region {region.name!r}",
+                             column="candidates")
+        cand = np.array([index[c] for c in candidates], dtype=np.int64)
+    supply = region.expected_supply(year=year, retirement_age=retirement_age, draws=draws, seed=seed)
+    from engine.apl import fca_from_weights
+
+    demand = region.demand
+    apl = fca_from_weights(weights, demand, supply)
+    per_gp = region.default_activity if activity is None else region.bounded(activity)
+    result = greedy_placement(weights, demand, region.communes["pop_totale"].to_numpy(float), apl,
+                              n_new, supply_per_site=per_gp * gps_per_site, candidates=cand,
+                              objective=objective)
+    result.insert(1, "code_commune", codes[result["column"].to_numpy()])
+    noms = region.communes["nom"].to_numpy() if "nom" in region.communes else codes
+    result.insert(2, "nom", noms[result["column"].to_numpy()])
+    result.insert(3, "gps", gps_per_site)
+    return result.drop(columns="column")
