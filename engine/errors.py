@@ -21,6 +21,8 @@ class InputError(ValueError):
         The row (1-based line, or an identifier) at fault.
     column : str, optional
         The column or key at fault.
+    line : int, optional
+        The line of a text file (TOML, CSV) at fault.
     """
 
     def __init__(
@@ -30,17 +32,21 @@ class InputError(ValueError):
         path: object | None = None,
         row: object | None = None,
         column: str | None = None,
+        line: int | None = None,
     ) -> None:
         self.path = None if path is None else str(path)
         self.row = row
         self.column = column
+        self.line = line
         where = []
         if self.path is not None:
-            where.append(self.path)
+            where.append(self.path + (f":{line}" if line is not None else ""))
+        elif line is not None:
+            where.append(f"line {line}")
         if row is not None:
             where.append(f"row {row}")
         if column is not None:
-            where.append(f"column {column!r}")
+            where.append(f"key {column!r}" if line is not None else f"column {column!r}")
         prefix = (", ".join(where) + ": ") if where else ""
         super().__init__(prefix + message)
 

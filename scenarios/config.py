@@ -9,7 +9,8 @@ A scenario file holds five tables; only ``[scenario]`` is required::
 
     [retirement]
     model = "age"              # "age": leave when older than `age`; "hazard": yearly odds;
-    age = 65                   # "none": nobody leaves
+    age = 65                   # "count": the `per_year` oldest GPs leave each year;
+                               # "none": nobody leaves
 
     [retirement.hazard]        # model = "hazard": probability of stopping during a year, by age
     "60-64" = 0.04             # band "a-b" (inclusive) or "a+" (a and over)
@@ -72,8 +73,10 @@ class Scenario:
         Human-readable name.
     start_year, horizon : int
         First simulated year and number of years (``start_year .. start_year + horizon - 1``).
-    retirement_model : {"age", "hazard", "none"}
+    retirement_model : {"age", "hazard", "count", "none"}
         How GPs leave.
+    retirements_per_year : int
+        With ``"count"``: how many GPs leave each year, oldest first.
     retirement_age : float
         With ``"age"``: a GP is active while aged ``<= retirement_age`` (DREES counts
         "65 ans et moins" in its u65 variant, so 65 reproduces it in the first year).
@@ -98,6 +101,7 @@ class Scenario:
     retirement_model: str = "none"
     retirement_age: float = 65.0
     hazard: tuple[tuple[float, float, float], ...] = ()
+    retirements_per_year: int = 0
     replacement_rates: dict = field(default_factory=lambda: {
         "hors-zone": 0.0, "intermediaire": 0.0, "sous-dense": 0.0})
     replacement_delay: int = 0
@@ -126,7 +130,7 @@ class Scenario:
 
 _TOP_KEYS = {"scenario", "retirement", "replacement", "installation", "population"}
 _SCENARIO_KEYS = {"name", "description", "start_year", "horizon"}
-_RETIREMENT_KEYS = {"model", "age", "hazard"}
+_RETIREMENT_KEYS = {"model", "age", "hazard", "per_year"}
 _REPLACEMENT_KEYS = {"rate", "rate_intermediaire", "rate_sous_dense", "delay_years", "age", "activity"}
 _INSTALL_KEYS = {"commune", "lon", "lat", "gps", "year", "activity", "age", "label"}
 _POPULATION_KEYS = {"growth_per_year"}
@@ -255,9 +259,12 @@ def parse_scenario(text: str, path: str = "<memory>") -> Scenario:
         raise ctx.error("expected a table", "retirement")
     _unknown(ctx, ret, _RETIREMENT_KEYS, "retirement")
     model = ret.get("model", "none")
-    if model not in ("age", "hazard", "none"):
-        raise ctx.error(f"unknown retirement model {model!r}; expected 'age', 'hazard' or 'none'",
-                        "retirement", "model")
+    if model not in ("age", "hazard", "count", "none"):
+        raise ctx.error(f"unknown retirement model {model!r}; expected 'age', 'hazard', 'count' or "
+                        "'none'", "retirement", "model")
+    per_year = _number(ctx, ret, "per_year", "retirement", default=0, integer=True, lo=0, hi=1_000_000)
+    if model == "count" and "per_year" not in ret:
+        raise ctx.error("model = 'count' needs per_year (GPs leaving each year)", "retirement", "model")
     age = _number(ctx, ret, "age", "retirement", default=65, lo=40, hi=100)
     hazard: list[tuple[float, float, float]] = []
     if model == "hazard":
@@ -325,7 +332,7 @@ def parse_scenario(text: str, path: str = "<memory>") -> Scenario:
     return Scenario(
         name=name, description=str(sc.get("description", "")), start_year=int(start),
         horizon=int(horizon), retirement_model=model, retirement_age=float(age),
-        hazard=tuple(hazard), replacement_rates=rates, replacement_delay=int(delay),
+        hazard=tuple(hazard), retirements_per_year=int(per_year), replacement_rates=rates, replacement_delay=int(delay),
         replacement_age=float(rep_age), replacement_activity=None if rep_act is None else float(rep_act),
         installations=tuple(installs), growth_per_year=float(growth), path=path,
     )

@@ -81,6 +81,18 @@ class Forecast:
             ["year", "p_deficit"], ascending=[True, False]).reset_index(drop=True)
 
 
+def _oldest(active: np.ndarray, age: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """The ``k`` oldest active GPs of each draw (ties broken at random)."""
+    key = np.where(active, age + rng.random(age.shape) * 1e-3, -np.inf)
+    k = min(k, key.shape[1])
+    leaving = np.zeros_like(active)
+    if k == 0:
+        return leaving
+    idx = np.argpartition(-key, k - 1, axis=1)[:, :k]
+    np.put_along_axis(leaving, idx, True, axis=1)
+    return leaving & active
+
+
 def _installation_columns(region, scenario: Scenario, decay):
     """Column of each installation: its commune, or a new site column appended to W."""
     code_to_col = {c: i for i, c in enumerate(region.communes["code_commune"])}
@@ -174,6 +186,15 @@ def forecast(
     start_slot = np.concatenate(start_year_slot)
     age = np.concatenate(age_cols, axis=1)
     n_slots = len(col)
+    if scenario.retirement_model == "count":
+        asked = scenario.retirements_per_year * scenario.horizon
+        if asked > n_slots:
+            from engine.errors import InputError
+
+            raise InputError(f"the scenario asks for {asked} retirements ({scenario.retirements_per_year} a "
+                             f"year for {scenario.horizon} years) but region {region.name!r} has only "
+                             f"{n_slots} GPs, installations included", path=scenario.path,
+                             column="retirement.per_year")
     n_cols = weights.shape[1]
     incidence = sp.csr_matrix((np.ones(n_slots), (col, np.arange(n_slots))), shape=(n_cols, n_slots))
 
@@ -202,6 +223,8 @@ def forecast(
             leaving = active & (age > scenario.retirement_age)
         elif scenario.retirement_model == "hazard":
             leaving = active & (rng.random((draws, n_slots)) < scenario.hazard_at(age))
+        elif scenario.retirement_model == "count":
+            leaving = _oldest(active, age, scenario.retirements_per_year, rng)
         else:
             leaving = np.zeros_like(active)
         active &= ~leaving

@@ -52,3 +52,11 @@ def random_network(n: int, m: int, seed: int, *, integer_weights: bool = False) 
     lat = 42.0 + rng.random(n) * 0.2
     return RoadNetwork.from_edges(u, v, w, w * 10, lon, lat, np.arange(n) + 1000,
                                   largest_component=False)
+
+
+@pytest.fixture(scope="session")
+def corse_region(mirror):
+    """The assembled Corsica region (network, 360 communes, 335 GPs), built once per session."""
+    from engine.region import load_region
+
+    return load_region("corse", mirror=mirror, cache=False)

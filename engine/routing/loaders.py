@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import bz2
 import gzip
-import io
 import os
 import xml.etree.ElementTree as ET
 import zlib
@@ -273,9 +272,7 @@ def _from_osmnx_download(query, model: SpeedModel, largest_component: bool) -> R
             f"could not download the network for {query!r} through osmnx ({exc}); if the machine is "
             "offline, pass a local .graphml, .osm or .osm.pbf file instead"
         ) from exc
-    buf = io.StringIO()
     nodes, edges = _frames_from_networkx(graph)
-    del buf
     return network_from_frames(nodes, edges, speeds=model, largest_component=largest_component,
                                meta={"source": str(query), "format": "osmnx-download"})
 
@@ -290,3 +287,37 @@ def _frames_from_networkx(graph) -> tuple[pd.DataFrame, pd.DataFrame]:
             for u, v, d in graph.edges(data=True)]
     edges = pd.DataFrame(rows, columns=["u", "v", "length", "highway", "maxspeed"])
     return nodes, edges
+
+
+def fetch_graphml(place: str, path: str | os.PathLike) -> Path:
+    """Download a drive network through osmnx and save it as GraphML (needs a connection).
+
+    Parameters
+    ----------
+    place : str
+        A place name osmnx can geocode (``"Bastia, France"``).
+    path : path-like
+        The ``.graphml`` file to write.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+
+    Raises
+    ------
+    NetworkError
+        When the download fails (offline machine, unknown place).
+    """
+    import osmnx as ox
+
+    path = Path(path)
+    try:
+        graph = ox.graph_from_place(place, network_type="drive", simplify=True)
+    except Exception as exc:
+        raise NetworkError(f"could not download {place!r} through osmnx ({exc}); is the machine online?") from exc
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    ox.save_graphml(graph, tmp)
+    os.replace(tmp, path)
+    return path
