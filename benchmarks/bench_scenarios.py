@@ -1,0 +1,133 @@
+"""Scenario module benchmarks on Corsica, each against a straightforward implementation.
+
+- Forecast: 1,000 draws x 10 years (retire-at-65 with imputed ages, and the hazard scenario)
+  vs a per-draw, per-year pandas/numpy loop (timed on 100 draws, scaled to 1,000 and said so).
+- Optimizer: 20 GPs over all 360 communes vs a greedy that recomputes the whole APL for every
+  candidate at every step.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scenarios import forecast, load_scenario, optimize_installations
+
+FULL_DRAWS = 1000
+NAIVE_DRAWS = 100
+
+
+@pytest.fixture(scope="module")
+def region():
+    from engine import settings
+    from engine.region import load_region
+
+    mirror = settings.data_mirror()
+    if mirror is None:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("data mirror missing under CI")
+        pytest.skip("data mirror not available")
+    r = load_region("corse", mirror=mirror, cache=False)
+    r.weights()
+    r.senior_share  # noqa: B018 - warm the cached fit outside the timings
+    return r
+
+
+def _naive_forecast_age_rule(region, ages0, years, retirement_age=65.0):
+    """Per draw and year: pandas groupby for supply, dense numpy APL."""
+    w = region.weights().toarray()
+    demand = region.demand
+    pop = region.communes["pop_totale"].to_numpy(float)
+    gps = pd.DataFrame({"commune": region.gp_columns(), "activity": region.gp_activity()})
+    out = np.empty((len(years), ages0.shape[0], region.n_communes))
+    for d in range(ages0.shape[0]):
+        for t, _year in enumerate(years):
+            active = ages0[d] + t <= retirement_age
+            supply = gps[active].groupby("commune")["activity"].sum().reindex(
+                range(region.n_communes), fill_value=0.0).to_numpy()
+            reach = w.T @ demand
+            ratio = np.divide(supply, reach, out=np.zeros_like(supply), where=reach > 0)
+            out[t, d] = w @ ratio
+    pop_under = np.einsum("tdn,n->td", out < 2.5, pop)
+    return out, pop_under
+
+
+def test_forecast_1000_draws_vs_naive(benchmark, region):
+    scenario = load_scenario("retire-at-65")
+    fc = benchmark.pedantic(forecast, args=(region, scenario), kwargs={"draws": FULL_DRAWS, "seed": 0},
+                            rounds=1, iterations=1)
+    engine_s = benchmark.stats.stats.min
+    # The same ages as the engine drew (same seed stream), for the first NAIVE_DRAWS draws.
+    seq = np.random.SeedSequence(0)
+    age_seed = int(seq.spawn(2)[0].generate_state(1)[0])
+    ages0 = region.gp_ages(draws=FULL_DRAWS, seed=age_seed)[:NAIVE_DRAWS]
+    t0 = time.perf_counter()
+    apl, pop_under = _naive_forecast_age_rule(region, ages0, scenario.years)
+    naive_s = (time.perf_counter() - t0) * FULL_DRAWS / NAIVE_DRAWS
+    # Same computation: the engine's draws equal the naive ones on the shared draws.
+    np.testing.assert_allclose(fc.pop_under_draws[:, :NAIVE_DRAWS], pop_under, rtol=0, atol=1e-6)
+    ratio = naive_s / engine_s
+    benchmark.extra_info.update({
+        "engine_s": engine_s, "naive_s_scaled": naive_s, "speedup": ratio,
+        "note": f"naive timed on {NAIVE_DRAWS} draws and scaled x{FULL_DRAWS // NAIVE_DRAWS}",
+        "draws": FULL_DRAWS, "years": len(scenario.years)})
+    print(f"\nforecast {FULL_DRAWS} draws x {len(scenario.years)} years: engine {engine_s:.2f} s, "
+          f"naive pandas/numpy {naive_s:.1f} s (scaled) -> {ratio:.0f}x")
+
+
+def test_forecast_hazard_1000_draws(benchmark, region):
+    fc = benchmark.pedantic(forecast, args=(region, "retirement-hazard"),
+                            kwargs={"draws": FULL_DRAWS, "seed": 0}, rounds=1, iterations=1)
+    benchmark.extra_info.update({"engine_s": benchmark.stats.stats.min, "draws": FULL_DRAWS})
+    assert len(fc.summary) == 10
+
+
+def _naive_greedy(region, supply, n_new, per_site):
+    """Greedy that recomputes the full APL for every candidate at every step."""
+    w = region.weights().toarray()
+    demand = region.demand
+    pop = region.communes["pop_totale"].to_numpy(float)
+
+    def deficit_pop(s):
+        reach = w.T @ demand
+        apl = w @ np.divide(s, reach, out=np.zeros_like(s), where=reach > 0)
+        return pop[apl < 2.5].sum(), apl
+
+    s = supply.copy()
+    chosen = []
+    for _ in range(n_new):
+        base, apl = deficit_pop(s)
+        best, best_key = None, None
+        for j in range(w.shape[1]):
+            s2 = s.copy()
+            s2[j] += per_site
+            after, apl2 = deficit_pop(s2)
+            gap = (demand * np.minimum(apl2 - apl, np.maximum(2.5 - apl, 0))).sum()
+            key = (base - after, gap)
+            if best_key is None or key > best_key:
+                best, best_key = j, key
+        s[best] += per_site
+        chosen.append(best)
+    return chosen, deficit_pop(s)[0]
+
+
+def test_optimizer_20_gps_vs_naive(benchmark, region):
+    n_new = 20
+    res = benchmark.pedantic(optimize_installations, args=(region, n_new), kwargs={"year": 2027},
+                             rounds=3, iterations=1)
+    engine_s = benchmark.stats.stats.min
+    supply = region.expected_supply(year=2027, retirement_age=65.0)
+    t0 = time.perf_counter()
+    chosen, final = _naive_greedy(region, supply, n_new, region.default_activity)
+    naive_s = time.perf_counter() - t0
+    assert final == pytest.approx(res["population_in_deficit"].iloc[-1])
+    codes = region.communes["code_commune"].to_numpy()
+    assert list(res["code_commune"]) == list(codes[chosen])
+    ratio = naive_s / engine_s
+    benchmark.extra_info.update({"engine_s": engine_s, "naive_s": naive_s, "speedup": ratio})
+    print(f"\noptimizer 20 GPs / 360 communes: engine {engine_s * 1e3:.0f} ms, naive full recompute "
+          f"{naive_s:.2f} s -> {ratio:.0f}x")
