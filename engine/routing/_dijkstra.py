@@ -2,6 +2,10 @@
 
 Pure array code: no file, no pandas, no Python objects. The public wrapper is
 :func:`engine.routing.matrix.travel_times`, which validates inputs before calling here.
+
+Every time is the float64 sum of the edge weights along the path, added in path order, as
+a textbook Dijkstra computes it: no ``fastmath``, no reassociation, so results are
+bit-identical to ``tests/naive.py`` and to ``scipy.sparse.csgraph.dijkstra``.
 """
 
 from __future__ import annotations
@@ -14,26 +18,26 @@ _INF = np.inf
 
 
 @njit(cache=True, nogil=True)
-def _sssp_bounded(indptr, indices, weights, source, limit, n_targets, target_pos,
-                  dist, settled, touched, hd, hn):
-    """One bounded Dijkstra from ``source``.
+def _sssp_bounded(indptr, indices, weights, source, limit, n_targets, target_pos, check_targets,
+                  dist, touched, hd, hn, cols, vals, nnz):
+    """One bounded Dijkstra from ``source``, writing settled targets to ``cols``/``vals``.
 
-    Fills ``dist`` for reached nodes and lists them in ``touched``. Returns
-    ``(n_settled, n_touched, relaxations)``. Nodes with ``dist <= limit`` are settled; the
-    search stops early once every target is settled. The lazy heap ``hd``/``hn`` must hold
-    ``n_edges + 1`` entries: each push follows a successful relaxation, so that bound is
-    never exceeded, and a fixed buffer keeps array reallocation out of the hot loop.
+    Targets are written from position ``nnz`` on, in the order they are settled (so by
+    non-decreasing time); ``cols``/``vals`` must have room for ``n_targets`` more
+    entries. ``dist`` must be all ``inf`` on entry and is left so. The lazy heap
+    ``hd``/``hn`` must hold ``n_edges + 1`` entries: each push follows a successful
+    relaxation, so that bound is never exceeded, and a fixed buffer keeps array
+    reallocation out of the hot loop. Returns ``(nnz, relaxations)``.
     """
-    check_targets = n_targets < dist.shape[0]
     n_touched = 0
-    n_settled = 0
     found = 0
     relax = 0
     dist[source] = 0.0
     touched[n_touched] = source
     n_touched += 1
-    # Binary min-heap of (time, node) in two parallel arrays, written out by hand: numba's
-    # inlining of helper functions measured 3x slower here.
+    # 4-ary min-heap of (time, node) in two parallel arrays, written out by hand: numba's
+    # inlining of helper functions measured 3x slower here, and four children per node
+    # (half the depth of a binary heap, children in one cache line) measured ~25% faster.
     hd[0] = 0.0
     hn[0] = source
     size = 1
@@ -45,34 +49,57 @@ def _sssp_bounded(indptr, indices, weights, source, limit, n_targets, target_pos
         last_n = hn[size]
         i = 0
         while True:
-            c = 2 * i + 1
+            c = 4 * i + 1
             if c >= size:
                 break
-            if c + 1 < size and hd[c + 1] < hd[c]:
-                c += 1
-            if hd[c] >= last_d:
+            bd = hd[c]
+            b = c
+            if c + 3 < size:
+                # Unrolled: the common case of four children, without a loop counter.
+                if hd[c + 1] < bd:
+                    bd = hd[c + 1]
+                    b = c + 1
+                if hd[c + 2] < bd:
+                    bd = hd[c + 2]
+                    b = c + 2
+                if hd[c + 3] < bd:
+                    bd = hd[c + 3]
+                    b = c + 3
+            else:
+                for j in range(c + 1, size):
+                    if hd[j] < bd:
+                        bd = hd[j]
+                        b = j
+            if bd >= last_d:
                 break
-            hd[i] = hd[c]
-            hn[i] = hn[c]
-            i = c
+            hd[i] = bd
+            hn[i] = hn[b]
+            i = b
         hd[i] = last_d
         hn[i] = last_n
-        if settled[u]:
+        # A node is pushed only with a strictly smaller time than before, so the one entry
+        # whose time equals dist[u] is the live one: stale entries are recognised without
+        # a separate ``settled`` array, and a settled node is never pushed again since
+        # d + w >= d for w >= 0 under IEEE rounding.
+        if d > dist[u]:
             continue
-        if d > limit:
-            break
-        settled[u] = True
-        n_settled += 1
-        if check_targets and target_pos[u] >= 0:
-            found += 1
-            if found == n_targets:
-                break
-        for e in range(indptr[u], indptr[u + 1]):
+        pos = target_pos[u]
+        if pos >= 0:
+            cols[nnz] = pos
+            vals[nnz] = d
+            nnz += 1
+            if check_targets:
+                found += 1
+                if found == n_targets:
+                    break
+        e0 = indptr[u]
+        e1 = indptr[u + 1]
+        relax += e1 - e0
+        for e in range(e0, e1):
             v = indices[e]
-            # A settled v has dist[v] <= d <= nd (weights are >= 0), so the test below
-            # already skips it without reading ``settled``.
             nd = d + weights[e]
-            relax += 1
+            # Pushes only happen for nd <= limit, so every popped entry is within the bound
+            # and no separate stop test is needed.
             if nd < dist[v] and nd <= limit:
                 if dist[v] == _INF:
                     touched[n_touched] = v
@@ -81,7 +108,7 @@ def _sssp_bounded(indptr, indices, weights, source, limit, n_targets, target_pos
                 i = size
                 size += 1
                 while i > 0:
-                    p = (i - 1) >> 1
+                    p = (i - 1) >> 2
                     if hd[p] <= nd:
                         break
                     hd[i] = hd[p]
@@ -89,46 +116,31 @@ def _sssp_bounded(indptr, indices, weights, source, limit, n_targets, target_pos
                     i = p
                 hd[i] = nd
                 hn[i] = v
-    return n_settled, n_touched, relax
-
-
-@njit(cache=True, nogil=True)
-def _collect(touched, n_touched, dist, settled, target_pos, cols, vals, nnz):
-    # Copy the settled targets of one search into the output and reset the scratch arrays.
+    # Reset only what this search touched, so each source costs O(reached), not O(n).
     for t in range(n_touched):
-        node = touched[t]
-        pos = target_pos[node]
-        if settled[node] and pos >= 0:
-            cols[nnz] = pos
-            vals[nnz] = dist[node]
-            nnz += 1
-        dist[node] = _INF
-        settled[node] = False
-    return nnz
+        dist[touched[t]] = _INF
+    return nnz, relax
 
 
 @njit(cache=True, nogil=True)
 def _run_chunk(indptr, indices, weights, sources, limit, n_targets, target_pos):
+    """Searches from ``sources`` one after the other, sharing one set of scratch arrays."""
     n = indptr.shape[0] - 1
+    check_targets = n_targets < n
     dist = np.full(n, _INF)
-    settled = np.zeros(n, np.bool_)
-    touched = np.empty(n, np.int64)
+    touched = np.empty(n, np.int32)
     hd = np.empty(indices.shape[0] + 1, np.float64)
-    hn = np.empty(indices.shape[0] + 1, np.int64)
+    hn = np.empty(indices.shape[0] + 1, np.int32)
     counts = np.zeros(sources.shape[0], np.int64)
-    cap = 1024
+    cap = max(4096, 2 * n_targets)
     cols = np.empty(cap, np.int32)
     vals = np.empty(cap, np.float64)
     nnz = 0
     relax_total = 0
     for k in range(sources.shape[0]):
-        n_settled, n_touched, relax = _sssp_bounded(
-            indptr, indices, weights, sources[k], limit, n_targets, target_pos,
-            dist, settled, touched, hd, hn)
-        relax_total += relax
-        if nnz + n_touched > cap:
-            # Grow once per source, outside the copy loop below.
-            cap = max(2 * cap, nnz + n_touched)
+        if nnz + n_targets > cap:
+            # Grow before the search, never inside it: a search adds at most n_targets.
+            cap = max(2 * cap, nnz + n_targets)
             c2 = np.empty(cap, np.int32)
             v2 = np.empty(cap, np.float64)
             c2[:nnz] = cols[:nnz]
@@ -136,7 +148,10 @@ def _run_chunk(indptr, indices, weights, sources, limit, n_targets, target_pos):
             cols = c2
             vals = v2
         start = nnz
-        nnz = _collect(touched, n_touched, dist, settled, target_pos, cols, vals, nnz)
+        nnz, relax = _sssp_bounded(indptr, indices, weights, np.int32(sources[k]), limit,
+                                   n_targets, target_pos, check_targets, dist, touched, hd, hn,
+                                   cols, vals, nnz)
+        relax_total += relax
         counts[k] = nnz - start
     return counts, cols[:nnz], vals[:nnz], relax_total
 
@@ -146,7 +161,8 @@ def _bounded_dijkstra(indptr, indices, weights, sources, limit, n_targets, targe
     """Bounded Dijkstra from every source, in parallel over chunks of sources.
 
     Returns per-chunk lists of ``(counts, cols, vals)`` and the relaxation count; the
-    caller concatenates them in chunk order, which keeps the output deterministic.
+    caller concatenates them in chunk order, which keeps the output deterministic
+    whatever the thread schedule.
     """
     n_src = sources.shape[0]
     n_chunks = (n_src + chunk - 1) // chunk

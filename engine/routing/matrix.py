@@ -19,8 +19,9 @@ class TravelTimeMatrix:
     """Travel times in minutes from origins (rows) to destinations (columns), sparse.
 
     Only reached pairs are stored; a zero (origin equal to destination) is a stored entry,
-    not a missing one. Row ``i`` holds columns ``indices[indptr[i]:indptr[i + 1]]``
-    (sorted) with times ``minutes`` at the same positions.
+    not a missing one. Row ``i`` holds columns ``indices[indptr[i]:indptr[i + 1]]`` with
+    times ``minutes`` at the same positions, ordered by non-decreasing time (the order the
+    search settled them), not by column; :meth:`transpose` returns sorted rows.
 
     Parameters
     ----------
@@ -151,7 +152,9 @@ def travel_times(
     A multi-source Dijkstra compiled with numba, parallel over origins, with an early exit
     at ``max_minutes`` (and once every destination is settled). Times equal a textbook
     Dijkstra on ``network.travel_time_s`` exactly (seconds summed in float64 along the
-    path, then divided by 60).
+    path, then divided by 60). With ``reverse=True`` they equal a textbook Dijkstra on the
+    reversed graph, which adds the same edge times from the far end of the path: a time
+    may then differ from the forward one in the last bit.
 
     Parameters
     ----------

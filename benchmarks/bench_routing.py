@@ -1,0 +1,133 @@
+"""Routing benchmarks: the numba kernel against scipy, igraph and networkx.
+
+Each test times the engine with pytest-benchmark and a peer on the same origins in the
+same run, asserts that both agree, and records the ratio (see ``conftest.record``).
+Targets are reported, not asserted.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+from _harness import best_of, quick_mode, record
+from scipy.sparse.csgraph import dijkstra as scipy_dijkstra
+
+from engine.routing.matrix import travel_times
+
+MINUTES = 20.0
+LIMIT_S = MINUTES * 60.0
+N_ORIGINS = 1000
+RELAX_TARGET = 15e6  # edge relaxations per second per core
+
+
+@pytest.fixture(scope="module")
+def corse_origins(corse) -> np.ndarray:
+    return np.sort(np.random.default_rng(2024).choice(corse.n_nodes, N_ORIGINS, replace=False))
+
+
+@pytest.fixture(scope="module")
+def corse_engine(corse, corse_origins):
+    """The engine's matrix on Corsica (also warms the numba cache up)."""
+    travel_times(corse, corse_origins[:4], max_minutes=MINUTES)
+    return travel_times(corse, corse_origins, max_minutes=MINUTES)
+
+
+def _engine(benchmark, net, origins, minutes=MINUTES):
+    benchmark.group = "routing"
+    m = benchmark(travel_times, net, origins, max_minutes=minutes)
+    return m, benchmark.stats.stats.min
+
+
+def test_corsica_vs_scipy(benchmark, request, corse, corse_origins):
+    m, engine_s = _engine(benchmark, corse, corse_origins)
+    adj = corse.to_scipy()
+    peer_s, ref = best_of(lambda: scipy_dijkstra(adj, indices=corse_origins, limit=LIMIT_S),
+                          1 if quick_mode(request.config) else 3)
+    assert np.array_equal(m.to_dense(), ref / 60.0)
+    record(benchmark, case="corsica 20 min, 1000 origins", peer="scipy dijkstra(limit)",
+           engine_s=engine_s, peer_s=peer_s, target=5.0,
+           nodes=corse.n_nodes, edges=corse.n_edges, reached_pairs=m.nnz)
+
+
+def test_corsica_vs_igraph(benchmark, request, corse, corse_origins):
+    m, engine_s = _engine(benchmark, corse, corse_origins)
+    g = corse.to_igraph()
+    # igraph has no cutoff: every search runs over the whole island and returns a dense
+    # Python list, so it is timed on a subset of origins and scaled per origin.
+    k = 100
+    sub = corse_origins[:k].tolist()
+    sub_s, dist = best_of(lambda: g.distances(source=sub, weights="travel_time", mode="out"),
+                          1 if quick_mode(request.config) else 2)
+    ref = np.asarray(dist, dtype=np.float64)
+    ref[ref > LIMIT_S] = np.inf
+    got = m.to_dense()[:k] * 60.0
+    assert np.array_equal(np.isfinite(got), np.isfinite(ref))
+    assert np.allclose(got[np.isfinite(got)], ref[np.isfinite(ref)], rtol=1e-12, atol=0)
+    record(benchmark, case="corsica 20 min, 1000 origins", peer="igraph distances (no cutoff)",
+           engine_s=engine_s, peer_s=sub_s * N_ORIGINS / k, target=20.0,
+           note=f"igraph timed on {k} origins, scaled x{N_ORIGINS // k}")
+
+
+def test_corsica_vs_networkx(benchmark, request, corse, corse_origins):
+    import networkx as nx
+
+    m, engine_s = _engine(benchmark, corse, corse_origins)
+    g = corse.to_networkx()
+    k = 50
+    sub = corse_origins[:k]
+
+    def run():
+        return [nx.single_source_dijkstra_path_length(g, int(s), cutoff=LIMIT_S,
+                                                      weight="travel_time") for s in sub]
+
+    sub_s, rows = best_of(run, 1)
+    for i, ref in enumerate(rows):
+        cols, minutes = m.row(i)
+        assert dict(zip(cols.tolist(), (minutes * 60.0).tolist(), strict=True)).keys() == ref.keys()
+        assert np.allclose(minutes * 60.0, [ref[c] for c in cols.tolist()], rtol=1e-12, atol=0)
+    record(benchmark, case="corsica 20 min, 1000 origins", peer="networkx sssp(cutoff)",
+           engine_s=engine_s, peer_s=sub_s * N_ORIGINS / k, target=20.0,
+           note=f"networkx timed on {k} origins, scaled x{N_ORIGINS // k}")
+
+
+def test_corsica_relaxations_per_core(benchmark, corse, corse_origins):
+    threads = numba.get_num_threads()
+    m, engine_s = _engine(benchmark, corse, corse_origins)
+    numba.set_num_threads(1)
+    try:
+        serial_s, serial = best_of(lambda: travel_times(corse, corse_origins, max_minutes=MINUTES), 3)
+    finally:
+        numba.set_num_threads(threads)
+    assert np.array_equal(serial.minutes, m.minutes)
+    rate = m.stats["relaxations"] / serial_s
+    record(benchmark, case="corsica 20 min, 1000 origins", peer=f"engine on 1 of {threads} threads",
+           engine_s=engine_s, peer_s=serial_s, target=None,
+           relaxations=m.stats["relaxations"], relaxations_per_s_per_core=rate,
+           relax_target_met=bool(rate >= RELAX_TARGET),
+           note=f"ratio = parallel speed-up; target {RELAX_TARGET / 1e6:g}M relaxations/s/core "
+                f"{'met' if rate >= RELAX_TARGET else 'MISSED'}")
+
+
+@pytest.mark.slow
+def test_synthetic_1m_vs_scipy(benchmark, request, synthetic_1m):
+    net = synthetic_1m
+    k = 32
+    origins = np.sort(np.random.default_rng(7).choice(net.n_nodes, k, replace=False))
+    travel_times(net, origins[:1], max_minutes=1)
+    m, engine_s = _engine(benchmark, net, origins)
+    adj = net.to_scipy()
+    batch = 8  # scipy returns dense rows of 1M floats: batches keep memory at 64 MB
+
+    def run():
+        return [scipy_dijkstra(adj, indices=origins[i:i + batch], limit=LIMIT_S)
+                for i in range(0, k, batch)]
+
+    peer_s, parts = best_of(run, 1)
+    assert np.array_equal(m.to_dense(), np.vstack(parts) / 60.0)
+    record(benchmark, case=f"synthetic {net.n_nodes:,} nodes, 20 min, {k} origins",
+           peer="scipy dijkstra(limit)", engine_s=engine_s, peer_s=peer_s, target=10.0,
+           nodes=net.n_nodes, edges=net.n_edges, reached_per_origin=m.nnz / k,
+           relaxations=m.stats["relaxations"],
+           note=f"{net.n_nodes:,} nodes, {net.n_edges:,} edges, "
+                f"{m.nnz / k:,.0f} nodes reached per origin")

@@ -1,0 +1,82 @@
+"""Benchmark harness: collects ``bench_*.py``, shares networks, reports engine/peer ratios.
+
+``pytest benchmarks`` runs every file named ``bench_*.py`` here (the root ``pytest`` only
+collects ``tests/``). Each benchmark times the engine with pytest-benchmark and a peer
+library on the same input in the same run, records both through :func:`record`, and the
+session ends with a table of ratios, also written to ``benchmarks/results/routing.json``.
+Speed targets are reported (a miss is flagged), never asserted: timings on shared CI
+machines drift too much for that. Agreement between engine and peer is asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from pathlib import Path
+
+import numba
+import pytest
+from _harness import RESULTS_DIR, ROWS, quick_mode, synthetic_road_network
+
+from engine import settings
+from engine.routing.network import RoadNetwork
+
+
+def pytest_collect_file(file_path: Path, parent):
+    if file_path.suffix == ".py" and file_path.name.startswith("bench_"):
+        return pytest.Module.from_parent(parent, path=file_path)
+    return None
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if not ROWS:
+        return
+    tr = terminalreporter
+    tr.section("engine vs peers (same input, same run; ratio = peer time / engine time)")
+    tr.write_line(f"{'case':<34} {'peer':<26} {'engine s':>9} {'peer s':>9} {'ratio':>7} "
+                  f"{'target':>7}  status")
+    for r in ROWS:
+        target = "" if r["target"] is None else f">={r['target']:g}x"
+        status = "" if r["met"] is None else ("ok" if r["met"] else "MISSED")
+        tr.write_line(f"{r['case']:<34} {r['peer']:<26} {r['engine_s']:>9.4f} {r['peer_s']:>9.4f} "
+                      f"{r['ratio']:>6.2f}x {target:>7}  {status}")
+        for key in ("relaxations_per_s_per_core", "note"):
+            if key in r:
+                value = r[key]
+                tr.write_line(f"{'':<4}{key}: {value:,.0f}" if isinstance(value, float)
+                              else f"{'':<4}{key}: {value}")
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "machine": {"cpus": os.cpu_count(), "numba_threads": numba.get_num_threads(),
+                    "python": platform.python_version(), "numba": numba.__version__,
+                    "platform": platform.platform()},
+        "quick_mode": quick_mode(config),
+        "results": ROWS,
+    }
+    out = RESULTS_DIR / "routing.json"
+    out.write_text(json.dumps(payload, indent=2, default=float) + "\n")
+    tr.write_line(f"written to {out}")
+
+
+# --------------------------------------------------------------------------- networks
+
+
+@pytest.fixture(scope="session")
+def corse() -> RoadNetwork:
+    """Corsica's drive network from the data mirror (a failure under CI when missing)."""
+    import engine
+
+    mirror = settings.data_mirror()
+    path = None if mirror is None else mirror / "osm" / "corse-drive.graphml.gz"
+    if path is None or not path.is_file():
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("data mirror missing under CI: expected ../shared/data/osm/corse-drive.graphml.gz")
+        pytest.skip("Corsica network not available (set APL_DATA_MIRROR)")
+    return engine.load_network(path)
+
+
+@pytest.fixture(scope="session")
+def synthetic_1m() -> RoadNetwork:
+    """The 1,000,000-node synthetic road network (built once per session, ~5 s)."""
+    return synthetic_road_network(1000)
