@@ -43,3 +43,80 @@ def travel_time_rows(indptr, indices, weights, sources, limit=math.inf):
 
 
 # --------------------------------------------------------------------------- floating catchment
+
+
+def _dense_weights(times, decay):
+    """Dense decay weights, 0 where the time is inf/NaN (unreachable)."""
+    t = np.asarray(times, dtype=float)
+    w = np.zeros(t.shape)
+    for i in range(t.shape[0]):
+        for j in range(t.shape[1]):
+            if math.isfinite(t[i, j]):
+                w[i, j] = float(decay(np.array([t[i, j]]))[0])
+    return w
+
+
+def two_step_fca(demand, supply, times, decay):
+    """2SFCA with plain loops: R_j = S_j / sum_i W_ij P_i (0 if no demand), A_i = sum_j W_ij R_j."""
+    w = _dense_weights(times, decay)
+    n, m = w.shape
+    ratio = [0.0] * m
+    for j in range(m):
+        d = sum(w[i, j] * demand[i] for i in range(n))
+        ratio[j] = supply[j] / d if d > 0 else 0.0
+    return np.array([sum(w[i, j] * ratio[j] for j in range(m)) for i in range(n)])
+
+
+def three_step_fca(demand, supply, times, decay):
+    """3SFCA (Wan et al. 2012): selection G_ij = W_ij / sum_{k: S_k > 0} W_ik."""
+    w = _dense_weights(times, decay)
+    n, m = w.shape
+    g = np.zeros((n, m))
+    for i in range(n):
+        tot = sum(w[i, k] for k in range(m) if supply[k] > 0)
+        for j in range(m):
+            if supply[j] > 0 and tot > 0:
+                g[i, j] = w[i, j] / tot
+    ratio = [0.0] * m
+    for j in range(m):
+        d = sum(g[i, j] * w[i, j] * demand[i] for i in range(n))
+        ratio[j] = supply[j] / d if d > 0 else 0.0
+    return np.array([sum(g[i, j] * w[i, j] * ratio[j] for j in range(m)) for i in range(n)])
+
+
+def balanced_fca(demand, supply, times, decay, step2_weights="demand"):
+    """BFCA (Paez et al. 2019) with row-balanced weights over supply sites with S_j > 0."""
+    w = _dense_weights(times, decay)
+    n, m = w.shape
+    wr = np.zeros((n, m))
+    for i in range(n):
+        tot = sum(w[i, k] for k in range(m) if supply[k] > 0)
+        for j in range(m):
+            if supply[j] > 0 and tot > 0:
+                wr[i, j] = w[i, j] / tot
+    wc = np.zeros((n, m))
+    for j in range(m):
+        tot = sum(w[k, j] for k in range(n))
+        for i in range(n):
+            if tot > 0:
+                wc[i, j] = w[i, j] / tot
+    ratio = [0.0] * m
+    for j in range(m):
+        d = sum(wr[i, j] * demand[i] for i in range(n))
+        ratio[j] = supply[j] / d if d > 0 else 0.0
+    w2 = wr if step2_weights == "demand" else wc
+    return np.array([sum(w2[i, j] * ratio[j] for j in range(m)) for i in range(n)])
+
+
+def spatial_availability(demand, supply, times, decay, alpha=1.0):
+    """Spatial availability (Soukhov et al. 2023): V_i = sum_j S_j P_i^a W_ij / sum_k P_k^a W_kj."""
+    w = _dense_weights(times, decay)
+    n, m = w.shape
+    pa = [demand[i] ** alpha if demand[i] > 0 else 0.0 for i in range(n)]
+    out = np.zeros(n)
+    for j in range(m):
+        tot = sum(pa[k] * w[k, j] for k in range(n))
+        if tot > 0:
+            for i in range(n):
+                out[i] += supply[j] * pa[i] * w[i, j] / tot
+    return out

@@ -1,0 +1,139 @@
+"""numba kernels of the floating-catchment family (private; see :mod:`engine.apl.fca`).
+
+All work on CSR arrays ``(indptr, indices, data)``; the same row-wise kernels serve a
+CSC matrix (its transpose) for column sums. Rows are independent, so the loops are
+parallel over rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+#: Below this many stored weights the serial kernels win (thread start-up dominates).
+PARALLEL_MIN_NNZ = 200_000
+
+
+def spmv(indptr, indices, data, x):
+    """Sparse matrix-vector product, parallel only when the matrix is large."""
+    if len(data) >= PARALLEL_MIN_NNZ:
+        return _spmv(indptr, indices, data, x)
+    return _spmv_serial(indptr, indices, data, x)
+
+
+def spmm(indptr, indices, data, x):
+    """Sparse matrix - dense matrix product, parallel only when the work is large."""
+    if len(data) * x.shape[1] >= PARALLEL_MIN_NNZ:
+        return _spmm(indptr, indices, data, x)
+    return _spmm_serial(indptr, indices, data, x)
+
+
+@njit(cache=True, nogil=True)
+def _spmv_serial(indptr, indices, data, x):
+    """Serial twin of :func:`_spmv`."""
+    n = len(indptr) - 1
+    y = np.zeros(n, dtype=np.float64)
+    for r in range(n):
+        acc = 0.0
+        for k in range(indptr[r], indptr[r + 1]):
+            acc += data[k] * x[indices[k]]
+        y[r] = acc
+    return y
+
+
+@njit(cache=True, nogil=True)
+def _spmm_serial(indptr, indices, data, x):
+    """Serial twin of :func:`_spmm`."""
+    n = len(indptr) - 1
+    m = x.shape[1]
+    y = np.zeros((n, m), dtype=np.float64)
+    for r in range(n):
+        for k in range(indptr[r], indptr[r + 1]):
+            w = data[k]
+            c = indices[k]
+            for d in range(m):
+                y[r, d] += w * x[c, d]
+    return y
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def _spmv(indptr, indices, data, x):
+    """``y[r] = sum_k data[k] * x[indices[k]]`` over row ``r``'s entries."""
+    n = len(indptr) - 1
+    y = np.zeros(n, dtype=np.float64)
+    for r in prange(n):
+        acc = 0.0
+        for k in range(indptr[r], indptr[r + 1]):
+            acc += data[k] * x[indices[k]]
+        y[r] = acc
+    return y
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def _spmm(indptr, indices, data, x):
+    """``y[r, :] = sum_k data[k] * x[indices[k], :]`` (``x`` is C-contiguous 2-D)."""
+    n = len(indptr) - 1
+    m = x.shape[1]
+    y = np.zeros((n, m), dtype=np.float64)
+    for r in prange(n):
+        for k in range(indptr[r], indptr[r + 1]):
+            w = data[k]
+            c = indices[k]
+            for d in range(m):
+                y[r, d] += w * x[c, d]
+    return y
+
+
+@njit(cache=True, nogil=True)
+def _ratio(supply, demand):
+    """``supply / demand`` where demand > 0, else 0 (supply out of any demand's reach)."""
+    out = np.zeros(supply.shape, dtype=np.float64)
+    if supply.ndim == 1:
+        for j in range(supply.shape[0]):
+            if demand[j] > 0.0:
+                out[j] = supply[j] / demand[j]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _ratio_2d(supply, demand):
+    """Row-wise :func:`_ratio` for ``supply`` of shape ``(n_supply, n_draws)``."""
+    out = np.zeros(supply.shape, dtype=np.float64)
+    for j in range(supply.shape[0]):
+        d = demand[j]
+        if d > 0.0:
+            for k in range(supply.shape[1]):
+                out[j, k] = supply[j, k] / d
+    return out
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def _row_normalise(indptr, data, mask_cols, indices):
+    """Divide each row's entries by the row sum over columns where ``mask_cols`` is true.
+
+    Entries in masked-out columns get 0; a row with a zero sum stays 0.
+    """
+    n = len(indptr) - 1
+    out = np.zeros(len(data), dtype=np.float64)
+    for r in prange(n):
+        s = 0.0
+        for k in range(indptr[r], indptr[r + 1]):
+            if mask_cols[indices[k]]:
+                s += data[k]
+        if s > 0.0:
+            for k in range(indptr[r], indptr[r + 1]):
+                if mask_cols[indices[k]]:
+                    out[k] = data[k] / s
+    return out
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def _scale_rows(indptr, data, factor):
+    """``data * factor[row]`` for a CSR matrix."""
+    n = len(indptr) - 1
+    out = np.empty(len(data), dtype=np.float64)
+    for r in prange(n):
+        f = factor[r]
+        for k in range(indptr[r], indptr[r + 1]):
+            out[k] = data[k] * f
+    return out

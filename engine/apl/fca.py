@@ -1,0 +1,486 @@
+"""The floating-catchment family: 2SFCA/E2SFCA, 3SFCA, BFCA and spatial availability.
+
+Public functions validate and convert their inputs, then call the numba kernels of
+:mod:`engine.apl._kernels`. Times always go from the demand location (row ``i``) to the
+supply location (column ``j``). They may be given as
+
+- a :class:`~engine.routing.matrix.TravelTimeMatrix` (absent pairs are unreachable),
+- a ``scipy.sparse`` matrix of minutes: absent entries are unreachable, explicit zeros are
+  0 minutes (keep them: do not call ``eliminate_zeros()``),
+- a dense array of minutes: ``inf`` or ``NaN`` is unreachable.
+
+Notation: ``W_ij = decay(t_ij)``, ``P_i`` demand, ``S_j`` supply. A supply location that no
+demand reaches (``sum_i W_ij P_i == 0``) gets a ratio of 0 and an
+:class:`UnservedSupplyWarning`; results never hold NaN.
+"""
+
+from __future__ import annotations
+
+import warnings
+import weakref
+
+import numpy as np
+import scipy.sparse as sp
+
+from engine.apl import _kernels as K
+from engine.apl.decay import DREES_DECAY, as_decay
+from engine.errors import InputError
+from engine.routing.matrix import TravelTimeMatrix
+
+__all__ = [
+    "Catchment",
+    "UnservedSupplyWarning",
+    "balanced_fca",
+    "catchment_weights",
+    "fca_from_weights",
+    "spatial_availability",
+    "three_step_fca",
+    "two_step_fca",
+]
+
+
+class UnservedSupplyWarning(UserWarning):
+    """Supply located where no demand is in reach: it is counted for nobody (ratio 0)."""
+
+
+# --------------------------------------------------------------------------- conversions
+
+
+def _times_csr(times) -> sp.csr_matrix:
+    """Minutes as CSR with only reachable pairs stored (explicit zeros kept)."""
+    if isinstance(times, TravelTimeMatrix):
+        m = times.to_scipy()
+    elif sp.issparse(times):
+        m = sp.csr_matrix(times, dtype=np.float64, copy=True)
+        if m.ndim != 2:
+            raise InputError(f"times must be 2-D (demand x supply), got shape {m.shape}")
+        m.sum_duplicates()
+        ok = np.isfinite(m.data)
+        if not ok.all():
+            m.data[~ok] = 0.0
+            m = _drop(m, ok)
+    else:
+        arr = np.asarray(times, dtype=np.float64)
+        if arr.ndim != 2:
+            raise InputError(f"times must be a 2-D array (demand x supply), got shape {arr.shape}")
+        rows, cols = np.nonzero(np.isfinite(arr))
+        m = sp.csr_matrix((arr[rows, cols], (rows, cols)), shape=arr.shape)
+    if m.nnz and m.data.min() < 0:
+        k = int(np.argmin(m.data))
+        r = int(np.searchsorted(m.indptr, k, side="right") - 1)
+        raise InputError(f"negative travel time {m.data[k]!r} minutes from demand {r} to supply "
+                         f"{int(m.indices[k])}", row=r, column=str(int(m.indices[k])))
+    m.sort_indices()
+    return m
+
+
+def _drop(m: sp.csr_matrix, keep: np.ndarray) -> sp.csr_matrix:
+    """Keep only the stored entries flagged in ``keep`` (zeros included)."""
+    rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
+    out = sp.csr_matrix((m.data[keep], (rows[keep], m.indices[keep])), shape=m.shape)
+    out.sort_indices()
+    return out
+
+
+def catchment_weights(times, decay=DREES_DECAY) -> sp.csr_matrix:
+    """Decay weights of every demand-supply pair, as a sparse matrix.
+
+    Parameters
+    ----------
+    times : TravelTimeMatrix, scipy.sparse matrix or array-like
+        Minutes from demand locations (rows) to supply locations (columns); see the module
+        notes for how unreachable pairs are encoded.
+    decay : Decay or callable
+        Minutes to weights (default :data:`~engine.apl.decay.DREES_DECAY`).
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        ``W_ij = decay(t_ij)``, rows demand, columns supply; zero weights are not stored.
+
+    Raises
+    ------
+    InputError
+        On negative times, or a decay giving negative or non-finite weights.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w = catchment_weights(np.array([[0.0, 12.0], [25.0, np.inf]]))
+    >>> w.toarray().round(3)
+    array([[1.   , 0.667],
+           [0.   , 0.   ]])
+    """
+    m = _times_csr(times)
+    dec = as_decay(decay)
+    w = dec(m.data)
+    if w.shape != m.data.shape:
+        raise InputError(f"decay returned shape {w.shape} for {m.data.shape} times; it must be "
+                         "vectorised (minutes array -> weights array)")
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise InputError(f"decay {dec!r} gave weight {w[k]!r} at {m.data[k]!r} minutes; weights "
+                         "must be finite and non-negative")
+    out = sp.csr_matrix((w, m.indices, m.indptr), shape=m.shape)
+    keep = w > 0
+    if not keep.all():
+        out = _drop(out, keep)
+    out.sort_indices()
+    return out
+
+
+def _as_vector(values, n: int | None, name: str, *, allow_2d: bool = False) -> np.ndarray:
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim == 0 or arr.ndim > (2 if allow_2d else 1):
+        raise InputError(f"{name} must be {'1-D or 2-D' if allow_2d else '1-D'}, got shape "
+                         f"{arr.shape}")
+    if n is not None and arr.shape[0] != n:
+        raise InputError(f"{name} has {arr.shape[0]} entries but the matrix has {n}; "
+                         f"{name} must follow the matrix {'rows' if name == 'demand' else 'columns'}")
+    bad = ~np.isfinite(arr) | (arr < 0)
+    if bad.any():
+        idx = np.argwhere(bad)[0]
+        i = int(idx[0])
+        raise InputError(f"{name}[{', '.join(str(int(x)) for x in idx)}] = {arr[tuple(idx)]!r}; "
+                         f"{name} must be finite and non-negative", row=i, column=name)
+    return np.ascontiguousarray(arr)
+
+
+def _warn_unserved(cols: np.ndarray, what: str = "supply") -> None:
+    if len(cols):
+        head = ", ".join(str(int(c)) for c in cols[:10])
+        warnings.warn(
+            f"{len(cols)} {what} location(s) with positive supply have no demand in reach "
+            f"(columns {head}{', ...' if len(cols) > 10 else ''}): their ratio is set to 0 and "
+            "their supply is counted for nobody",
+            UnservedSupplyWarning, stacklevel=3,
+        )
+
+
+# --------------------------------------------------------------------------- prepared 2SFCA
+
+
+class Catchment:
+    """A weight matrix and a demand, prepared once for many supply scenarios (2SFCA).
+
+    Precomputes the demand in reach of each supply location ``D_j = sum_i W_ij P_i``, so
+    that each call costs two sparse products: ``R_j = S_j / D_j`` then
+    ``A_i = sum_j W_ij R_j``.
+
+    Parameters
+    ----------
+    weights : scipy.sparse matrix
+        Decay weights, rows demand, columns supply (see :func:`catchment_weights`).
+    demand : array-like of shape (n_demand,)
+        Demand of each row (standardised population for the APL).
+
+    Attributes
+    ----------
+    demand_in_reach : numpy.ndarray of shape (n_supply,)
+        ``D_j``.
+    unreached : numpy.ndarray
+        Supply columns with ``D_j == 0``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> c = Catchment(catchment_weights(np.array([[0.0, 12.0], [12.0, 0.0]])), [100.0, 50.0])
+    >>> c.accessibility(np.array([3600.0, 0.0])).round(3)
+    array([27., 18.])
+    """
+
+    def __init__(self, weights, demand):
+        w = sp.csr_matrix(weights, dtype=np.float64)
+        w.sort_indices()
+        if w.nnz and (not np.all(np.isfinite(w.data)) or w.data.min() < 0):
+            raise InputError("weights must be finite and non-negative")
+        self.weights = w
+        self.shape = w.shape
+        self.demand = _as_vector(demand, w.shape[0], "demand")
+        wt = w.T.tocsr()
+        wt.sort_indices()
+        self._csr = (w.indptr.astype(np.int64), w.indices.astype(np.int64), w.data)
+        self._csc = (wt.indptr.astype(np.int64), wt.indices.astype(np.int64), wt.data)
+        self.demand_in_reach = K.spmv(*self._csc, self.demand)
+        self.unreached = np.flatnonzero(self.demand_in_reach <= 0)
+
+    def ratios(self, supply, *, warn: bool = True) -> np.ndarray:
+        """Supply-to-demand ratios ``R_j`` (0 where no demand is in reach).
+
+        Parameters
+        ----------
+        supply : array-like of shape (n_supply,) or (n_supply, n_draws)
+        warn : bool
+            Emit an :class:`UnservedSupplyWarning` for positive supply with no demand.
+
+        Returns
+        -------
+        numpy.ndarray
+            Same shape as ``supply``.
+        """
+        s = _as_vector(supply, self.shape[1], "supply", allow_2d=True)
+        if warn and len(self.unreached):
+            s_un = s[self.unreached]
+            lost = self.unreached[(s_un > 0) if s.ndim == 1 else (s_un > 0).any(axis=1)]
+            _warn_unserved(lost)
+        if s.ndim == 1:
+            return K._ratio(s, self.demand_in_reach)
+        return K._ratio_2d(s, self.demand_in_reach)
+
+    def accessibility(self, supply, *, warn: bool = True) -> np.ndarray:
+        """2SFCA accessibility ``A_i = sum_j W_ij S_j / D_j``.
+
+        Parameters
+        ----------
+        supply : array-like of shape (n_supply,) or (n_supply, n_draws)
+        warn : bool
+            See :meth:`ratios`.
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_demand,) or (n_demand, n_draws)
+        """
+        r = self.ratios(supply, warn=warn)
+        if r.ndim == 1:
+            return K.spmv(*self._csr, r)
+        return K.spmm(*self._csr, np.ascontiguousarray(r))
+
+    __call__ = accessibility
+
+
+_CACHE: dict = {}
+
+
+def fca_from_weights(weights, demand, supply, *, warn: bool = True) -> np.ndarray:
+    """2SFCA from a precomputed weight matrix, fast for many supply vectors.
+
+    The demand side (``D_j = sum_i W_ij P_i``) is computed once per ``(weights, demand)``
+    pair and cached (the last few pairs, keyed on the matrix object and the demand values),
+    so repeated calls with a fixed matrix cost two sparse products. Do not modify
+    ``weights`` in place between calls; or hold a :class:`Catchment` yourself.
+
+    Parameters
+    ----------
+    weights : scipy.sparse matrix or Catchment
+        Decay weights, rows demand, columns supply (see :func:`catchment_weights`).
+    demand : array-like of shape (n_demand,)
+        Demand per row (ignored when ``weights`` is a :class:`Catchment`).
+    supply : array-like of shape (n_supply,) or (n_supply, n_draws)
+        Supply per column; 2-D for several scenarios (draws) at once.
+    warn : bool
+        Warn about positive supply with no demand in reach (its ratio is 0).
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_demand,) or (n_demand, n_draws)
+        ``A_i = sum_j W_ij R_j`` with ``R_j = S_j / sum_i W_ij P_i``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w = catchment_weights(np.array([[0.0, 12.0], [12.0, 0.0]]))
+    >>> fca_from_weights(w, [100.0, 50.0], np.array([[3600.0, 0.0], [0.0, 3600.0]])).round(2)
+    array([[27.  , 20.57],
+           [18.  , 30.86]])
+    """
+    if isinstance(weights, Catchment):
+        return weights.accessibility(supply, warn=warn)
+    return _prepared(weights, demand).accessibility(supply, warn=warn)
+
+
+def _prepared(weights, demand) -> Catchment:
+    d = np.ascontiguousarray(np.asarray(demand, dtype=np.float64))
+    key = (id(weights), d.shape, hash(d.tobytes()))
+    hit = _CACHE.get(key)
+    if hit is not None:
+        ref, cat = hit
+        if ref() is weights:
+            return cat
+    cat = Catchment(weights, d)
+    try:
+        ref = weakref.ref(weights)
+    except TypeError:  # not weak-referenceable: do not cache
+        return cat
+    if len(_CACHE) >= 8:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[key] = (ref, cat)
+    return cat
+
+
+# --------------------------------------------------------------------------- measures
+
+
+def two_step_fca(demand, supply, times, decay=DREES_DECAY) -> np.ndarray:
+    """Two-step floating catchment area (2SFCA; E2SFCA with a stepped decay).
+
+    ``R_j = S_j / sum_i W_ij P_i`` then ``A_i = sum_j W_ij R_j`` (Luo and Wang 2003; Luo
+    and Qi 2009). With :data:`~engine.apl.decay.DREES_DECAY`, supply in consultations and
+    demand in standardised population, this is the DREES APL.
+
+    Parameters
+    ----------
+    demand : array-like of shape (n_demand,)
+        Demand at each row location.
+    supply : array-like of shape (n_supply,) or (n_supply, n_draws)
+        Supply at each column location.
+    times : TravelTimeMatrix, scipy.sparse matrix or array-like of shape (n_demand, n_supply)
+        Minutes from demand to supply locations.
+    decay : Decay or callable
+        Distance decay (default: the DREES steps).
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_demand,) or (n_demand, n_draws)
+        Accessibility of each demand location.
+
+    Warns
+    -----
+    UnservedSupplyWarning
+        When positive supply has no demand in reach (its ratio is 0).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.array([[0.0, 12.0], [12.0, 0.0]])
+    >>> two_step_fca([100.0, 50.0], [3600.0, 0.0], t).round(3)
+    array([27., 18.])
+    """
+    return Catchment(catchment_weights(times, decay), demand).accessibility(supply)
+
+
+def three_step_fca(demand, supply, times, decay=DREES_DECAY) -> np.ndarray:
+    """Three-step floating catchment area (3SFCA, Wan, Zou and Sternberg 2012).
+
+    Selection weights ``G_ij = W_ij / sum_k W_ik`` share each demand location among the
+    supply locations it reaches (those with positive supply), then
+    ``R_j = S_j / sum_i G_ij W_ij P_i`` and ``A_i = sum_j G_ij W_ij R_j``.
+
+    Parameters
+    ----------
+    demand : array-like of shape (n_demand,)
+    supply : array-like of shape (n_supply,)
+    times : TravelTimeMatrix, scipy.sparse matrix or array-like
+        Minutes from demand (rows) to supply (columns).
+    decay : Decay or callable
+        Distance decay (Wan et al. used a Gaussian; default the DREES steps).
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_demand,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.array([[0.0, 12.0], [12.0, 0.0]])
+    >>> three_step_fca([100.0, 50.0], [3600.0, 3600.0], t).round(2)
+    array([46.4 , 51.21])
+    """
+    w = catchment_weights(times, decay)
+    s = _as_vector(supply, w.shape[1], "supply")
+    g = K._row_normalise(w.indptr.astype(np.int64), w.data, s > 0, w.indices.astype(np.int64))
+    gw = sp.csr_matrix((g * w.data, w.indices, w.indptr), shape=w.shape)
+    return Catchment(gw, demand).accessibility(s)
+
+
+def balanced_fca(demand, supply, times, decay=DREES_DECAY, *, step2_weights: str = "demand"
+                 ) -> np.ndarray:
+    """Balanced floating catchment area (BFCA, Paez, Higgins and Vivona 2019).
+
+    Demand is shared among the supply locations in reach with row-balanced weights
+    ``Wr_ij = W_ij / sum_k W_ik`` (over locations with positive supply), so nobody is
+    counted twice: ``R_j = S_j / sum_i Wr_ij P_i``. Step 2 uses the same weights by
+    default, ``A_i = sum_j Wr_ij R_j``, which conserves total supply:
+    ``sum_i P_i A_i = sum_j S_j`` (over supply with demand in reach).
+
+    Parameters
+    ----------
+    demand : array-like of shape (n_demand,)
+    supply : array-like of shape (n_supply,)
+    times : TravelTimeMatrix, scipy.sparse matrix or array-like
+        Minutes from demand (rows) to supply (columns).
+    decay : Decay or callable
+        Distance decay.
+    step2_weights : {"demand", "supply"}
+        ``"supply"`` uses column-balanced weights ``Wc_ij = W_ij / sum_k W_kj`` in step 2,
+        as IPEA's R package ``accessibility`` does; that variant conserves
+        ``sum_i A_i = sum_j R_j`` instead of the total supply.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_demand,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.array([[0.0, 12.0], [12.0, 0.0]])
+    >>> a = balanced_fca([100.0, 50.0], [3600.0, 3600.0], t)
+    >>> round(float(a @ [100.0, 50.0]), 6)
+    7200.0
+    """
+    if step2_weights not in ("demand", "supply"):
+        raise InputError(f"step2_weights must be 'demand' or 'supply', got {step2_weights!r}")
+    w = catchment_weights(times, decay)
+    s = _as_vector(supply, w.shape[1], "supply")
+    p = _as_vector(demand, w.shape[0], "demand")
+    ip, ix = w.indptr.astype(np.int64), w.indices.astype(np.int64)
+    wr = sp.csr_matrix((K._row_normalise(ip, w.data, s > 0, ix), w.indices, w.indptr),
+                       shape=w.shape)
+    cat = Catchment(wr, p)
+    r = cat.ratios(s)
+    if step2_weights == "demand":
+        return K.spmv(*cat._csr, r)
+    wt = w.T.tocsr()
+    wt.sort_indices()
+    wc_t = K._row_normalise(wt.indptr.astype(np.int64), wt.data,
+                            np.ones(w.shape[0], dtype=np.bool_), wt.indices.astype(np.int64))
+    wc = sp.csr_matrix((wc_t, wt.indices, wt.indptr), shape=wt.shape).T.tocsr()
+    wc.sort_indices()
+    return K.spmv(wc.indptr.astype(np.int64), wc.indices.astype(np.int64), wc.data, r)
+
+
+def spatial_availability(demand, supply, times, decay=DREES_DECAY, *, alpha: float = 1.0,
+                         per_capita: bool = False) -> np.ndarray:
+    """Spatial availability (Soukhov, Paez, Higgins and Mohamed 2023).
+
+    Each supply ``S_j`` is allocated to the demand locations in proportion to
+    ``P_i**alpha * W_ij``: ``V_i = sum_j S_j P_i^a W_ij / sum_k P_k^a W_kj``. The
+    allocation is singly constrained, so ``sum_i V_i = sum_j S_j`` (over supply with
+    demand in reach).
+
+    Parameters
+    ----------
+    demand : array-like of shape (n_demand,)
+    supply : array-like of shape (n_supply,) or (n_supply, n_draws)
+    times : TravelTimeMatrix, scipy.sparse matrix or array-like
+        Minutes from demand (rows) to supply (columns).
+    decay : Decay or callable
+        Distance decay.
+    alpha : float
+        Exponent of the population balancing factor (1 in the paper's main results).
+    per_capita : bool
+        Return ``V_i / P_i`` (0 where ``P_i`` is 0) instead of ``V_i``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Supply available at each demand location (or per unit of demand).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.array([[0.0, 12.0], [12.0, 0.0]])
+    >>> round(float(spatial_availability([100.0, 50.0], [3600.0, 3600.0], t).sum()), 6)
+    7200.0
+    """
+    p = _as_vector(demand, None, "demand")
+    if not (np.isfinite(alpha) and alpha >= 0):
+        raise InputError(f"alpha must be a finite number >= 0, got {alpha!r}")
+    pa = np.where(p > 0, p ** alpha, 0.0) if alpha > 0 else np.ones_like(p)
+    cat = Catchment(catchment_weights(times, decay), pa)
+    a = cat.accessibility(supply)
+    v = a * (pa if a.ndim == 1 else pa[:, None])
+    if not per_capita:
+        return v
+    pp = p if v.ndim == 1 else p[:, None]
+    return np.divide(v, pp, out=np.zeros_like(v), where=pp > 0)
