@@ -30,7 +30,7 @@ from engine.routing.matrix import TravelTimeMatrix, travel_times
 from engine.routing.network import RoadNetwork
 
 _MANIFEST = settings.PROJECT_ROOT / "data" / "osm" / "manifest.toml"
-_BUNDLE_VERSION = 1
+_BUNDLE_VERSION = 2
 
 
 def manifest() -> dict:
@@ -246,8 +246,21 @@ class Region:
         return fca_from_weights(self.weights(), self.demand, self.supply())
 
     # ------------------------------------------------------------------ persistence
-    def save(self, folder: str | os.PathLike) -> Path:
-        """Write the bundle (network, communes, practitioners, matrix) atomically to ``folder``."""
+    def save(self, folder: str | os.PathLike, *, extra: dict | None = None) -> Path:
+        """Write the bundle (network, communes, practitioners, matrix) atomically to ``folder``.
+
+        Parameters
+        ----------
+        folder : path-like
+            Target folder; replaced as a whole only once everything is written.
+        extra : dict, optional
+            More metadata for ``region.json`` (e.g. source-file stamps).
+
+        Returns
+        -------
+        pathlib.Path
+            The folder written.
+        """
         folder = Path(folder)
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=folder.name + ".tmp"))
@@ -262,7 +275,7 @@ class Region:
                      indptr=t.indptr, indices=t.indices, minutes=t.minutes)
             (tmp / "region.json").write_text(json.dumps({
                 "bundle_version": _BUNDLE_VERSION, "name": self.name, "year": self.year,
-                "max_minutes": self.max_minutes}))
+                "max_minutes": self.max_minutes, **(extra or {})}))
             if folder.exists():
                 shutil.rmtree(folder)
             os.replace(tmp, folder)
@@ -332,11 +345,20 @@ def load_region(name: str = "corse", *, mirror: str | os.PathLike | None = None,
         raise InputError(f"unknown region {name!r}; known regions: {sorted(regions)}", column="region")
     spec = regions[name]
     bundle = settings.data_dir / "regions" / f"{name}-{year}"
+    root = Path(mirror) if mirror is not None else settings.data_mirror(required=False)
     if cache and not rebuild and (bundle / "region.json").is_file():
-        region = Region.load(bundle)
-        region.polygons = _mirror_file(spec.get("polygons"), mirror)
-        return region
-    root = Path(mirror) if mirror is not None else settings.data_mirror(required=True)
+        # Reuse the bundle unless a source file changed (or the mirror is gone: keep working).
+        stamp = json.loads((bundle / "region.json").read_text()).get("sources")
+        if root is None or stamp == _source_stamp(root, spec):
+            try:
+                region = Region.load(bundle)
+            except InputError:
+                region = None
+            if region is not None:
+                region.polygons = _mirror_file(spec.get("polygons"), root)
+                return region
+    if root is None:
+        root = settings.data_mirror(required=True)
     for key in ("network", "communes", "practitioners", "apl"):
         f = root / spec[key]
         if not f.is_file():
@@ -354,8 +376,19 @@ def load_region(name: str = "corse", *, mirror: str | os.PathLike | None = None,
                     practitioners=practitioners, official=official, year=year)
     region.polygons = _mirror_file(spec.get("polygons"), root)
     if cache:
-        region.save(bundle)
+        region.save(bundle, extra={"sources": _source_stamp(root, spec)})
     return region
+
+
+def _source_stamp(root: Path, spec: dict) -> dict:
+    """Size and modification time of each source file, to know when a bundle is stale."""
+    out = {}
+    for key in ("network", "communes", "polygons", "practitioners", "apl"):
+        rel = spec.get(key)
+        if rel and (root / rel).is_file():
+            st = (root / rel).stat()
+            out[rel] = [st.st_size, int(st.st_mtime)]
+    return out
 
 
 def _mirror_file(relative: str | None, mirror=None) -> Path | None:
