@@ -164,9 +164,9 @@ def cmd_compute(args, progress) -> dict:
         outputs.write_communes(table, tmp)
         outputs.write_table(summary, tmp / "zoning_summary.csv")
         write_geotiff(tmp / "travel_time_to_gp.tif", *raster)
-        maps.map_apl_png(table, tmp / "map_apl.png", title=f"APL aux médecins généralistes — {region.name}")
+        maps.map_apl_png(table, tmp / "map_apl.png", title=f"APL aux médecins généralistes — {region.name.title()}")
         maps.map_html(table, tmp / "map.html", practitioners_points=gps)
-        report.write_report(tmp / "report.html", region_name=region.name, communes=table,
+        report.write_report(tmp / "report.html", region_name=region.name.title(), communes=table,
                             zoning_summary=summary, maps={"map-apl": tmp / "map_apl.png"},
                             meta={"seed": args.seed})
 
@@ -195,7 +195,8 @@ def cmd_forecast(args, progress) -> dict:
     newly = fc.newly_in_deficit()
     installs = None
     if args.new:
-        installs = optimize_installations(region, args.new, year=scenario.years[-1], seed=args.seed)
+        # Start from the scenario's own expected supply in its last year.
+        installs = optimize_installations(region, args.new, supply=fc.supply_in(scenario.years[-1]))
     last = fc.communes[fc.communes["year"] == scenario.years[-1]].set_index("code_commune")
     table["apl_forecast"] = table["code_commune"].map(last["apl_mean"])
     table["p_deficit_forecast"] = table["code_commune"].map(last["p_deficit"])
@@ -209,10 +210,10 @@ def cmd_forecast(args, progress) -> dict:
         outputs.write_table(newly, tmp / "new_deficit.csv")
         if installs is not None:
             outputs.write_table(installs, tmp / "installations.csv")
-        maps.map_apl_png(table, tmp / "map_apl.png", title=f"APL aux médecins généralistes — {region.name}")
+        maps.map_apl_png(table, tmp / "map_apl.png", title=f"APL aux médecins généralistes — {region.name.title()}")
         maps.map_forecast_png(table, fc.communes, tmp / "map_forecast.png")
         maps.map_html(table, tmp / "map.html", practitioners_points=gps)
-        report.write_report(tmp / "report.html", region_name=region.name, communes=table,
+        report.write_report(tmp / "report.html", region_name=region.name.title(), communes=table,
                             zoning_summary=summary, forecast_summary=fc.summary, newly_in_deficit=newly,
                             installations=installs, scenario_name=scenario.name,
                             maps={"map-apl": tmp / "map_apl.png", "map-forecast": tmp / "map_forecast.png"},

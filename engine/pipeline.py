@@ -79,12 +79,14 @@ def commune_table(region: Region, *, polygons: str | os.PathLike | None = None):
 
 
 def gp_points(region: Region) -> pd.DataFrame:
-    """Where GPs practise: their own point if the roster has one, else their commune's point."""
-    p = region.practitioners
+    """Where GPs practise: their own point where the roster has one, else their commune's point."""
+    p = region.practitioners.reset_index(drop=True)
+    pts = region.communes.set_index("code_commune")[["lon", "lat"]].loc[p["code_commune"]].reset_index()
     if {"lon", "lat"} <= set(p.columns):
-        return p[["lon", "lat", "code_commune"]].reset_index(drop=True)
-    pts = region.communes.set_index("code_commune")[["lon", "lat"]]
-    return pts.loc[p["code_commune"]].reset_index()
+        own = p[["lon", "lat"]].apply(pd.to_numeric, errors="coerce")
+        has = own.notna().all(axis=1).to_numpy()
+        pts.loc[has, ["lon", "lat"]] = own.loc[has].to_numpy()
+    return pts[["lon", "lat", "code_commune"]]
 
 
 def read_practitioners(path: str | os.PathLike, communes: pd.DataFrame) -> pd.DataFrame:

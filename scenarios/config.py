@@ -159,7 +159,7 @@ class _Ctx:
                 return None
             if key is None:
                 return start + 1
-        keypat = re.compile(r'^\s*"?' + re.escape(str(key)) + r'"?\s*=')
+        keypat = re.compile(r"""^\s*["']?""" + re.escape(str(key)) + r"""["']?\s*=""")
         for i in range(start + (1 if table else 0), len(self.lines)):
             line = self.lines[i]
             if table and re.match(r"^\s*\[", line):

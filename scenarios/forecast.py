@@ -60,6 +60,9 @@ class Forecast:
         Monte Carlo settings.
     pop_under_draws : numpy.ndarray
         ``(years, draws)`` population under 2.5 in each draw.
+    supply_mean : numpy.ndarray
+        ``(years, n_communes)`` mean supply located in each commune (installations at points
+        away from communes excluded).
     """
 
     communes: pd.DataFrame
@@ -69,6 +72,14 @@ class Forecast:
     draws: int
     seed: int
     pop_under_draws: np.ndarray = field(repr=False)
+    supply_mean: np.ndarray = field(repr=False, default=None)
+
+    def supply_in(self, year: int) -> np.ndarray:
+        """Mean supply per commune in ``year`` (a starting point for the optimizer)."""
+        years = self.scenario.years
+        if year not in years:
+            raise ValueError(f"year {year} is not simulated ({years[0]}-{years[-1]})")
+        return self.supply_mean[years.index(year)]
 
     def newly_in_deficit(self) -> pd.DataFrame:
         """Communes not in deficit today that fall into it, with the first year their
@@ -212,6 +223,7 @@ def forecast(
     prev_deficit = (baseline < DEFICIT_THRESHOLD).astype(float)
 
     rows = []
+    supply_means = []
     summary = []
     pop_under_all = []
     quantiles = np.array([0.1, 0.9])
@@ -240,6 +252,7 @@ def forecast(
             pending = np.where(successors, np.iinfo(np.int64).max, pending)
 
         supply = incidence @ (activity * active).T  # (n_cols, draws)
+        supply_means.append(supply[:n].mean(axis=1))
         demand = demand0 * (1.0 + scenario.growth_per_year) ** t
         apl = fca_from_weights(weights, demand, supply)  # (n, draws)
         prev_apl = apl[home_row]
@@ -275,7 +288,7 @@ def forecast(
     return Forecast(
         communes=pd.concat(rows, ignore_index=True), summary=pd.DataFrame(summary),
         baseline=base, scenario=scenario, draws=int(draws), seed=int(seed),
-        pop_under_draws=np.vstack(pop_under_all),
+        pop_under_draws=np.vstack(pop_under_all), supply_mean=np.vstack(supply_means),
     )
 
 

@@ -126,6 +126,7 @@ def optimize_installations(
     retirement_age: float | None = 65.0,
     draws: int = 200,
     seed: int = 0,
+    supply: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Where to install ``n_new`` GPs (or MSPs of ``gps_per_site`` GPs) to lift most people
     out of deficit.
@@ -156,6 +157,10 @@ def optimize_installations(
         Age over which GPs are assumed gone by ``year``; ``None`` keeps everybody.
     draws, seed : int
         Draws of imputed ages used for the expected supply.
+    supply : numpy.ndarray, optional
+        Supply per commune to start from instead, e.g. a forecast's mean supply in the
+        planning year (:meth:`scenarios.Forecast.supply_in`); ``year`` and
+        ``retirement_age`` are then ignored.
 
     Returns
     -------
@@ -181,7 +186,13 @@ def optimize_installations(
             raise InputError(f"candidate commune(s) {unknown[:5]} are not in region {region.name!r}",
                              column="candidates")
         cand = np.array([index[c] for c in candidates], dtype=np.int64)
-    supply = region.expected_supply(year=year, retirement_age=retirement_age, draws=draws, seed=seed)
+    if supply is None:
+        supply = region.expected_supply(year=year, retirement_age=retirement_age, draws=draws, seed=seed)
+    else:
+        supply = np.asarray(supply, dtype=np.float64)
+        if supply.shape != (region.n_communes,) or not np.all(np.isfinite(supply)) or (supply < 0).any():
+            raise InputError(f"supply must be {region.n_communes} finite non-negative values, one per "
+                             "commune", column="supply")
     from engine.apl import fca_from_weights
 
     demand = region.demand

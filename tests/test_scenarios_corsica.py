@@ -126,3 +126,15 @@ def test_greedy_on_corsica_incremental_equals_full(corse_region):
     for j, after in zip(res["column"], res["population_in_deficit"], strict=True):
         s[j] += 4000.0
         assert after == pytest.approx(pop[fca_from_weights(w, demand, s) < 2.5].sum())
+
+
+def test_optimizer_from_forecast_supply(corse_region):
+    fc = forecast(corse_region, "retire-at-65", draws=50, seed=2)
+    supply = fc.supply_in(2031)
+    assert supply.shape == (360,) and supply.sum() < corse_region.supply().sum()
+    res = optimize_installations(corse_region, 3, supply=supply)
+    assert len(res) == 3 and (res["population_lifted"] >= 0).all()
+    with pytest.raises(InputError, match="supply"):
+        optimize_installations(corse_region, 1, supply=-supply)
+    with pytest.raises(ValueError, match="not simulated"):
+        fc.supply_in(2040)
