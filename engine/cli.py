@@ -147,14 +147,12 @@ def _polygons(region):
 
 def cmd_compute(args, progress) -> dict:
     from engine import maps, outputs, report
-    from engine.apl import zoning_summary
-    from engine.pipeline import commune_table, gp_points
+    from engine.pipeline import commune_table, gp_points, zoning_table
     from engine.raster import rasterize_travel_time, travel_time_to_nearest, write_geotiff
 
     region = _region(args, progress)
     table = commune_table(region, polygons=_polygons(region))
-    summary = zoning_summary(table["apl"].to_numpy(), table["pop_totale"].to_numpy(),
-                             table["pop_standardisee"].to_numpy(), code_commune=table["code_commune"].to_numpy())
+    summary = zoning_table(table)
     gps = gp_points(region)
     nodes, _ = region.network.snap(gps["lon"].to_numpy(), gps["lat"].to_numpy())
     minutes = travel_time_to_nearest(region.network, sorted(set(nodes.tolist())), max_minutes=60)
@@ -167,7 +165,7 @@ def cmd_compute(args, progress) -> dict:
         maps.map_apl_png(table, tmp / "map_apl.png", title=f"APL aux médecins généralistes — {region.name.title()}")
         maps.map_html(table, tmp / "map.html", practitioners_points=gps)
         report.write_report(tmp / "report.html", region_name=region.name.title(), communes=table,
-                            zoning_summary=summary, maps={"map-apl": tmp / "map_apl.png"},
+                            zoning_summary=summary, maps={"apl": tmp / "map_apl.png"},
                             meta={"seed": args.seed})
 
     outputs.write_atomic(args.out, [write])
@@ -180,8 +178,7 @@ def cmd_compute(args, progress) -> dict:
 
 def cmd_forecast(args, progress) -> dict:
     from engine import maps, outputs, report
-    from engine.apl import zoning_summary
-    from engine.pipeline import commune_table, gp_points
+    from engine.pipeline import commune_table, gp_points, zoning_table
     from scenarios import forecast, load_scenario, optimize_installations
 
     if args.draws < 1:
@@ -189,8 +186,7 @@ def cmd_forecast(args, progress) -> dict:
     scenario = load_scenario(args.scenario)
     region = _region(args, progress)
     table = commune_table(region, polygons=_polygons(region))
-    summary = zoning_summary(table["apl"].to_numpy(), table["pop_totale"].to_numpy(),
-                             table["pop_standardisee"].to_numpy(), code_commune=table["code_commune"].to_numpy())
+    summary = zoning_table(table)
     fc = forecast(region, scenario, draws=args.draws, seed=args.seed, progress=progress("forecast"))
     newly = fc.newly_in_deficit()
     installs = None
@@ -216,7 +212,7 @@ def cmd_forecast(args, progress) -> dict:
         report.write_report(tmp / "report.html", region_name=region.name.title(), communes=table,
                             zoning_summary=summary, forecast_summary=fc.summary, newly_in_deficit=newly,
                             installations=installs, scenario_name=scenario.name,
-                            maps={"map-apl": tmp / "map_apl.png", "map-forecast": tmp / "map_forecast.png"},
+                            maps={"apl": tmp / "map_apl.png", "forecast": tmp / "map_forecast.png"},
                             meta={"seed": args.seed, "draws": args.draws, "scenario": scenario.path})
 
     outputs.write_atomic(args.out, [write])

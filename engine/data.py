@@ -35,7 +35,8 @@ def _mirror_file(path, *parts: str) -> Path:
     return path
 
 
-def _read_csv(path: Path, required: Iterable[str], text_columns: Iterable[str]) -> pd.DataFrame:
+def read_table(path: Path, required: Iterable[str], text_columns: Iterable[str]) -> pd.DataFrame:
+    """Read a CSV, keeping ``text_columns`` as strings; a clear error if it or a column is missing."""
     try:
         df = pd.read_csv(path, dtype={c: str for c in text_columns}, keep_default_na=True)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
@@ -62,8 +63,9 @@ def _check_codes(df: pd.DataFrame, path: Path, column: str = "code_commune", lin
                          column=column)
 
 
-def _numeric(df: pd.DataFrame, path: Path, columns: Iterable[str], *, allow_nan: bool = False,
-             non_negative: bool = True, lines=None) -> None:
+def check_numeric(df: pd.DataFrame, path: Path, columns: Iterable[str], *, allow_nan: bool = False,
+                  non_negative: bool = True, lines=None) -> None:
+    """Convert ``columns`` to numbers in place; an error naming the first bad line and column."""
     for col in columns:
         values = pd.to_numeric(df[col], errors="coerce")
         bad = values.isna() & df[col].notna()
@@ -111,11 +113,11 @@ def read_communes(path: str | os.PathLike | None = None,
     360
     """
     path = _mirror_file(path, "insee", "communes_france.csv")
-    df = _read_csv(path, ["code_commune", "departement", "population_municipale", "mairie_lon",
+    df = read_table(path, ["code_commune", "departement", "population_municipale", "mairie_lon",
                           "mairie_lat", "point_lon", "point_lat"], ["code_commune", "departement"])
     _check_codes(df, path)
-    _numeric(df, path, ["population_municipale"], allow_nan=True)
-    _numeric(df, path, ["point_lon", "point_lat", "mairie_lon", "mairie_lat"], allow_nan=True,
+    check_numeric(df, path, ["population_municipale"], allow_nan=True)
+    check_numeric(df, path, ["point_lon", "point_lat", "mairie_lon", "mairie_lat"], allow_nan=True,
              non_negative=False)
     dup = df["code_commune"].duplicated()
     if dup.any():
@@ -156,9 +158,9 @@ def read_bpe(path: str | os.PathLike | None = None, code: str = "D201") -> pd.Da
     61429
     """
     path = _mirror_file(path, "insee", "bpe2019_sante_par_commune.csv")
-    df = _read_csv(path, ["code_commune", code], ["code_commune"])
+    df = read_table(path, ["code_commune", code], ["code_commune"])
     _check_codes(df, path)
-    _numeric(df, path, [code])
+    check_numeric(df, path, [code])
     frac = df[code] != np.round(df[code])
     if frac.any():
         i = int(np.flatnonzero(frac.to_numpy())[0])
@@ -196,8 +198,8 @@ def read_drees_apl(path: str | os.PathLike | None = None, year: int = 2022) -> p
     """
     path = _mirror_file(path, "drees", "apl_medecins_generalistes_2022_2023.csv")
     cols = ["annee", "code_commune", "apl", "apl_moins_65", "pop_standardisee", "pop_totale"]
-    df = _read_csv(path, cols, ["code_commune"])
-    _numeric(df, path, ["annee"])
+    df = read_table(path, cols, ["code_commune"])
+    check_numeric(df, path, ["annee"])
     years = sorted({int(y) for y in df["annee"].unique()})
     if int(year) not in years:
         raise InputError(f"no rows for year {year}; the file holds {years}", path=path,
@@ -206,7 +208,7 @@ def read_drees_apl(path: str | os.PathLike | None = None, year: int = 2022) -> p
     df = df.iloc[lines].reset_index(drop=True)
     lines = lines + 2  # file line numbers, for the checks below
     _check_codes(df, path, lines=lines)
-    _numeric(df, path, ["apl", "apl_moins_65", "pop_standardisee", "pop_totale"], lines=lines)
+    check_numeric(df, path, ["apl", "apl_moins_65", "pop_standardisee", "pop_totale"], lines=lines)
     dup = df["code_commune"].duplicated()
     if dup.any():
         i = int(np.flatnonzero(dup.to_numpy())[0])

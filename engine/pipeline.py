@@ -78,6 +78,23 @@ def commune_table(region: Region, *, polygons: str | os.PathLike | None = None):
     return gdf
 
 
+def zoning_table(table) -> pd.DataFrame:
+    """Zoning summary of a :func:`commune_table`: one row per département and a total row.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``departement`` then communes, population and share per class, and the mean APL
+        weighted by standardised population (see :func:`engine.apl.zoning_summary`).
+    """
+    from engine.apl import zoning_summary
+
+    summary = zoning_summary(table["apl"].to_numpy(), table["pop_totale"].to_numpy(),
+                             table["pop_standardisee"].to_numpy(),
+                             code_commune=table["code_commune"].to_numpy())
+    return summary.rename_axis("departement").reset_index()
+
+
 def gp_points(region: Region) -> pd.DataFrame:
     """Where GPs practise: their own point where the roster has one, else their commune's point."""
     p = region.practitioners.reset_index(drop=True)
@@ -114,13 +131,12 @@ def read_practitioners(path: str | os.PathLike, communes: pd.DataFrame) -> pd.Da
     InputError
         Naming the file, row and column of the first bad value.
     """
+    from engine.data import read_table
+
     path = Path(path)
     if not path.is_file():
         raise InputError("no such practitioners file", path=path)
-    try:
-        df = pd.read_csv(path, dtype={"code_commune": str, "id": str})
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputError(f"not a readable CSV ({exc})", path=path) from None
+    df = read_table(path, [], ["code_commune", "id"])
     if "profession" in df:
         prof = df["profession"].astype(str).str.strip().str.lower()
         df = df[prof.isin(_GP_PROFESSIONS)].copy()
@@ -216,10 +232,9 @@ def read_communes_file(path: str | os.PathLike, *, year: int = 2022):
             polygons = path
         df = pd.DataFrame(gdf.drop(columns="geometry"))
     else:
-        try:
-            df = pd.read_csv(path, dtype={"code_commune": str, "departement": str})
-        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-            raise InputError(f"not a readable CSV ({exc})", path=path) from None
+        from engine.data import read_table
+
+        df = read_table(path, ["code_commune"], ["code_commune", "departement"])
     if "code_commune" not in df:
         raise InputError("missing column", path=path, column="code_commune")
     df["code_commune"] = df["code_commune"].astype(str)

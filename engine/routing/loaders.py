@@ -173,7 +173,8 @@ def network_from_frames(
                                   largest_component=largest_component)
 
 
-def _open_text(path: Path):
+def open_maybe_compressed(path: Path):
+    """Open ``path`` for binary reading, through gzip or bz2 when its name says so."""
     name = path.name.lower()
     if name.endswith(".gz"):
         return gzip.open(path, "rb")
@@ -217,7 +218,7 @@ def read_graphml(path: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
     cols: dict[str, list] = {"length": [], "highway": [], "maxspeed": [], "osmid": [], "oneway": []}
     directed = True
     try:
-        with _open_text(path) as fh:
+        with open_maybe_compressed(path) as fh:
             for _event, elem in ET.iterparse(fh, events=("end",)):
                 tag = elem.tag
                 if tag == _GRAPHML_NS + "key":

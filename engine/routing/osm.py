@@ -9,8 +9,6 @@ OSM XML loaded through osmnx give the same graph (checked by ``tests/test_osm.py
 
 from __future__ import annotations
 
-import bz2
-import gzip
 import os
 import re
 import tempfile
@@ -26,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from engine.errors import NetworkError
+from engine.routing.loaders import open_maybe_compressed
 from engine.routing.network import haversine_m
 
 #: osmnx 2.1's Overpass filter for ``network_type="drive"`` (``_overpass._get_network_filter``
@@ -246,15 +245,6 @@ def _frames(refs, xs, ys, way_of, way_id, highway, maxspeed, direction, path):
     return nodes, edges
 
 
-def _open_osm_xml(path: Path):
-    name = path.name.lower()
-    if name.endswith(".gz"):
-        return gzip.open(path, "rb")
-    if name.endswith(".bz2"):
-        return bz2.open(path, "rb")
-    return open(path, "rb")
-
-
 def _write_highway_subset(path: Path, out: Path) -> tuple[dict[int, int], int, int]:
     """Copy the highway ways of an OSM XML file and their nodes into ``out``.
 
@@ -276,7 +266,7 @@ def _write_highway_subset(path: Path, out: Path) -> tuple[dict[int, int], int, i
     """
     nodes: dict[int, tuple[str, str]] = {}
     ways: list[tuple[int, list[int], list[tuple[str, str]]]] = []
-    with _open_osm_xml(path) as fh:
+    with open_maybe_compressed(path) as fh:
         context = ET.iterparse(fh, events=("start", "end"))
         _, root = next(context)
         if root.tag != "osm":

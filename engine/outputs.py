@@ -1,0 +1,271 @@
+"""File writers for a run's outputs: tables, GeoPackages, and the atomic output folder.
+
+Every writer here is atomic at the file level: it writes to a temporary file beside the
+target and renames it into place with :func:`os.replace`, so a reader never sees a half
+written file. :func:`write_atomic` lifts this to a whole run: all the writers write into a
+staging folder next to the output folder, and the files are moved in only once every writer
+has succeeded, so that a failed run leaves the previous outputs untouched.
+
+These functions only serialise what they are given; they compute nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from engine.errors import InputError
+
+#: A writer receives the staging folder and writes its files there.
+Writer = Callable[[Path], Any]
+
+#: Length of an INSEE commune code ("2A004", "01001"); numeric codes are zero-padded to it
+#: (département codes to 2).
+_CODE_WIDTH = 5
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``, renamed onto ``path`` if the block succeeds.
+
+    The temporary file keeps ``path``'s suffix, because some drivers (GDAL's GeoPackage,
+    matplotlib) pick the format from it. On an exception the temporary file is removed and
+    ``path`` is left as it was.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The final file. Its folder must exist.
+
+    Yields
+    ------
+    pathlib.Path
+        Where to write; it does not exist yet.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
+    >>> with atomic_path(target) as tmp:
+    ...     _ = tmp.write_text("hello")
+    >>> target.read_text()
+    'hello'
+    """
+    path = Path(path)
+    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}",
+                                dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    # Writers such as GDAL refuse to open an existing (empty) file for creation.
+    tmp.unlink()
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def write_atomic(
+    out_dir: str | os.PathLike[str],
+    writers: Mapping[str, Writer] | Iterable[Writer],
+) -> list[Path]:
+    """Run writers into a staging folder and move their files into ``out_dir`` at the end.
+
+    The staging folder is created next to ``out_dir`` (same file system, so that the final
+    moves are renames). Once every writer has returned, each staged file is moved into
+    ``out_dir`` with :func:`os.replace`, replacing a previous file of the same name; files
+    of ``out_dir`` that this run does not write are left alone. If any writer raises, the
+    staging folder is deleted, ``out_dir`` is not touched, and the exception propagates.
+
+    Each file move is atomic; the set of moves is not (a crash between two moves leaves a
+    mix of old and new files), which is why everything slow happens before the first move.
+
+    Parameters
+    ----------
+    out_dir : str or os.PathLike
+        The output folder; created (with its parents) if missing.
+    writers : mapping of name to callable, or iterable of callables
+        Each writer is called as ``writer(staging_dir)`` and writes its files into
+        ``staging_dir`` (sub-folders are allowed and mirrored in ``out_dir``). Names only
+        label errors.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files now in ``out_dir``, in the order they were moved (sorted by path).
+
+    Raises
+    ------
+    Exception
+        Whatever a writer raised, with a note naming the writer.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "run"
+    >>> files = write_atomic(out, {"hello": lambda d: (d / "hello.txt").write_text("hi")})
+    >>> [f.name for f in files]
+    ['hello.txt']
+    """
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    items = list(writers.items()) if isinstance(writers, Mapping) else [
+        (getattr(w, "__name__", repr(w)), w) for w in writers
+    ]
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.staging-", dir=out_dir.parent))
+    try:
+        for name, writer in items:
+            try:
+                writer(staging)
+            except Exception as exc:
+                exc.add_note(f"while writing output {name!r}; {out_dir} was left unchanged")
+                raise
+        staged = sorted(p for p in staging.rglob("*") if p.is_file())
+        out_dir.mkdir(parents=True, exist_ok=True)
+        moved = []
+        for src in staged:
+            dst = out_dir / src.relative_to(staging)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, dst)
+            moved.append(dst)
+        return moved
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _code_as_text(values: pd.Series, width: int) -> pd.Series:
+    """Codes as text, zero-padded when they arrived as numbers (``1001`` → ``01001``)."""
+    if pd.api.types.is_numeric_dtype(values):
+        return values.map(lambda v: "" if pd.isna(v) else str(int(v)).zfill(width))
+    return values.astype("string").astype(object)
+
+
+def _prepare_table(df: pd.DataFrame) -> pd.DataFrame:
+    out = pd.DataFrame(df).copy()
+    for col in out.columns:
+        if col.startswith("code_"):
+            out[col] = _code_as_text(out[col], _CODE_WIDTH)
+        elif col == "departement":
+            out[col] = _code_as_text(out[col], 2)
+        elif isinstance(out[col].dtype, pd.CategoricalDtype):
+            out[col] = out[col].astype(object)
+    return out
+
+
+def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Write a table as UTF-8 CSV, atomically, keeping commune codes as text.
+
+    Columns named ``code_*`` and ``departement`` are written as text (numeric codes are
+    zero-padded to 5 characters), so ``01001`` or ``2A004`` survive a round trip through
+    ``pandas.read_csv(..., dtype={"code_commune": str})``. The index is not written.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The table (``forecast.csv``, ``forecast_summary.csv``, ``installations.csv``, ...).
+        A geometry column, if any, is dropped.
+    path : str or os.PathLike
+        The CSV file.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
+    >>> _ = write_table(pd.DataFrame({"code_commune": ["01001"], "apl": [2.5]}), p)
+    >>> p.read_text().splitlines()
+    ['code_commune,apl', '01001,2.5']
+    """
+    path = Path(path)
+    table = _prepare_table(df)
+    geom = getattr(df, "_geometry_column_name", None)
+    if geom is not None and geom in table.columns:
+        table = pd.DataFrame(table.drop(columns=geom))
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False, encoding="utf-8", lineterminator="\n")
+    return path
+
+
+def _write_gpkg(gdf, path: Path, layer: str) -> Path:
+    import geopandas as gpd
+
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        raise InputError(f"{layer} must be a GeoDataFrame with a geometry column, got "
+                         f"{type(gdf).__name__}", path=path)
+    data = _prepare_table(gdf)
+    data = gpd.GeoDataFrame(data, geometry=gdf.geometry.name, crs=gdf.crs)
+    with atomic_path(path) as tmp:
+        data.to_file(tmp, layer=layer, driver="GPKG")
+    return path
+
+
+def write_communes(communes, directory: str | os.PathLike[str]) -> list[Path]:
+    """Write the per-commune results as ``communes.gpkg`` and ``communes.csv``.
+
+    Parameters
+    ----------
+    communes : geopandas.GeoDataFrame
+        One row per commune with its polygon (or point) and every computed column
+        (``code_commune``, ``nom``, ``apl``, ``classe``, ...).
+    directory : str or os.PathLike
+        Folder to write into (typically the staging folder of :func:`write_atomic`).
+
+    Returns
+    -------
+    list of pathlib.Path
+        ``[communes.gpkg, communes.csv]``. The GeoPackage has one layer, ``communes``,
+        with all columns; the CSV has the same columns without the geometry and keeps
+        ``code_commune`` as text with its leading zeros.
+
+    Raises
+    ------
+    InputError
+        When ``communes`` has no geometry.
+
+    Examples
+    --------
+    >>> write_communes(communes, "out/")  # doctest: +SKIP
+    [PosixPath('out/communes.gpkg'), PosixPath('out/communes.csv')]
+    """
+    directory = Path(directory)
+    gpkg = _write_gpkg(communes, directory / "communes.gpkg", "communes")
+    csv = write_table(communes, directory / "communes.csv")
+    return [gpkg, csv]
+
+
+def write_isochrones(isochrones, path: str | os.PathLike[str]) -> Path | None:
+    """Write isochrone polygons to a GeoPackage (layer ``isochrones``).
+
+    Parameters
+    ----------
+    isochrones : geopandas.GeoDataFrame or None
+        Columns ``source``, ``minutes`` and the polygons. ``None`` writes nothing.
+    path : str or os.PathLike
+        The ``.gpkg`` file.
+
+    Returns
+    -------
+    pathlib.Path or None
+        ``path``, or ``None`` when there was nothing to write.
+
+    Examples
+    --------
+    >>> write_isochrones(iso, "out/isochrones.gpkg")  # doctest: +SKIP
+    PosixPath('out/isochrones.gpkg')
+    """
+    if isochrones is None:
+        return None
+    return _write_gpkg(isochrones, Path(path), "isochrones")

@@ -1,0 +1,271 @@
+"""Travel-time rasters: minutes to the nearest source (e.g. GP) on a regular metric grid.
+
+The method, in two steps:
+
+1. **On the network.** :func:`travel_time_to_nearest` gives every road node the driving
+   time to its nearest source, i.e. the trip a patient makes from there to the closest GP
+   (searched on the reversed graph, so one-way streets are taken the right way).
+2. **Off the network.** :func:`rasterize_travel_time` lays a grid over the area in
+   Lambert-93 (EPSG:2154, the official French projection, in metres). Each cell's value is
+   ``min over nearby nodes k of node_minutes[k] + d(cell centre, k) / access_speed``: the
+   time to walk or drive off-road, in a straight line at ``access_speed_kmh``, to a road
+   node, then to drive from it. Cells farther than ``max_access_m`` from every node (sea,
+   high mountains) are nodata. This is the usual "friction surface" shortcut (as in
+   AccessMod's off-road speed) without a land-cover model.
+
+:func:`write_geotiff` saves the result as a compressed float32 GeoTIFF.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.outputs import atomic_path
+from engine.routing.matrix import travel_times
+from engine.routing.network import RoadNetwork
+
+#: Value of raster cells with no data (off the network, or beyond the time bound).
+NODATA = -9999.0
+
+#: Lambert-93, the French official projected CRS (metres).
+LAMBERT93 = "EPSG:2154"
+
+#: How many nearest nodes each cell considers: the nearest node may be a slow dead end
+#: while a slightly farther one sits on the main road.
+_K_NEAREST = 8
+
+
+def travel_time_to_nearest(
+    network: RoadNetwork,
+    source_nodes,
+    *,
+    max_minutes: float | None = 60,
+) -> np.ndarray:
+    """Driving time from every network node to its nearest source node.
+
+    One bounded Dijkstra per distinct source on the reversed graph
+    (``travel_times(network, sources, reverse=True)``), then, for each node, the minimum
+    over sources. The minimum reads the matrix's CSR arrays directly (``np.minimum.at``)
+    rather than a scipy sparse ``min``, which would confuse a stored zero (the source node
+    itself) with an absent (unreached) entry.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        The road network.
+    source_nodes : array-like of int
+        Node indices of the sources (e.g. GP locations snapped with ``network.snap``).
+        Duplicates are allowed.
+    max_minutes : float or None
+        Stop searching beyond this time; nodes farther from every source get ``inf``.
+        ``None`` for no bound.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 of length ``network.n_nodes``: minutes to the nearest source, 0 at the
+        sources, ``inf`` where no source is reached within ``max_minutes``.
+
+    Examples
+    --------
+    >>> minutes = travel_time_to_nearest(net, net.snap(gp_lon, gp_lat))  # doctest: +SKIP
+    >>> float(minutes.max())  # doctest: +SKIP
+    47.3
+    """
+    sources = np.unique(np.asarray(source_nodes, dtype=np.int64).ravel())
+    out = np.full(network.n_nodes, np.inf)
+    if len(sources) == 0:
+        return out
+    matrix = travel_times(network, sources, reverse=True, max_minutes=max_minutes)
+    # With destinations=None the columns are the node indices themselves.
+    np.minimum.at(out, matrix.destinations[matrix.indices], matrix.minutes)
+    return out
+
+
+def _default_bounds(x: np.ndarray, y: np.ndarray, pad: float, res: float):
+    """Node extent padded by ``pad`` metres and snapped outwards to multiples of ``res``."""
+    xmin = np.floor((x.min() - pad) / res) * res
+    ymin = np.floor((y.min() - pad) / res) * res
+    xmax = np.ceil((x.max() + pad) / res) * res
+    ymax = np.ceil((y.max() + pad) / res) * res
+    return float(xmin), float(ymin), float(xmax), float(ymax)
+
+
+def rasterize_travel_time(
+    network: RoadNetwork,
+    node_minutes: np.ndarray,
+    *,
+    resolution_m: float = 500,
+    bounds: tuple[float, float, float, float] | None = None,
+    access_speed_kmh: float = 20,
+    max_access_m: float = 3000,
+    mask=None,
+) -> tuple[np.ndarray, Any, Any]:
+    """Spread per-node travel times onto a regular Lambert-93 grid.
+
+    Each cell centre ``c`` gets ``min_k (node_minutes[k] + d(c, k) / v)`` over its
+    ``8`` nearest road nodes ``k`` within ``max_access_m``, where ``d`` is the straight-line
+    distance in metres and ``v = access_speed_kmh``: the time to reach the road off-road,
+    then drive. Taking several nodes (not only the nearest) avoids a cell beside a main road
+    inheriting the time of a nearer dead end.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        The network whose nodes carry ``node_minutes``.
+    node_minutes : numpy.ndarray
+        Minutes per node (``inf`` where unreached), e.g. from
+        :func:`travel_time_to_nearest`.
+    resolution_m : float
+        Cell size in metres.
+    bounds : tuple of float, optional
+        ``(xmin, ymin, xmax, ymax)`` in EPSG:2154 metres. Default: the nodes' extent padded
+        by ``max_access_m``, snapped to the resolution.
+    access_speed_kmh : float
+        Off-road speed from the cell centre to the road node, km/h.
+    max_access_m : float
+        Cells farther than this from every node are nodata.
+    mask : shapely geometry or geopandas.GeoSeries, optional
+        Area of interest in EPSG:4326 (e.g. the commune polygons); cells whose centre lies
+        outside are nodata, which keeps the sea blank along the coast.
+
+    Returns
+    -------
+    array : numpy.ndarray
+        float32 ``(rows, cols)``, north up, :data:`NODATA` (-9999) off the network, outside
+        ``mask`` or where no source was reached.
+    transform : affine.Affine
+        Pixel-to-EPSG:2154 transform (rasterio convention, origin at the top-left corner).
+    crs : rasterio.crs.CRS
+        EPSG:2154.
+
+    Raises
+    ------
+    ValueError
+        On a non-positive resolution or speed, or ``node_minutes`` of the wrong length.
+
+    Examples
+    --------
+    >>> minutes = travel_time_to_nearest(net, sources)  # doctest: +SKIP
+    >>> array, transform, crs = rasterize_travel_time(net, minutes, resolution_m=250)  # doctest: +SKIP
+    >>> write_geotiff("travel_time.tif", array, transform, crs)  # doctest: +SKIP
+    """
+    from pyproj import Transformer
+    from rasterio.crs import CRS
+    from rasterio.transform import Affine
+    from scipy.spatial import cKDTree
+
+    node_minutes = np.asarray(node_minutes, dtype=np.float64)
+    if node_minutes.shape != (network.n_nodes,):
+        raise ValueError(f"node_minutes has shape {node_minutes.shape}, expected "
+                         f"({network.n_nodes},) (one value per network node)")
+    if not resolution_m > 0:
+        raise ValueError(f"resolution_m must be > 0, got {resolution_m!r}")
+    if not access_speed_kmh > 0:
+        raise ValueError(f"access_speed_kmh must be > 0, got {access_speed_kmh!r}")
+
+    to_l93 = Transformer.from_crs("EPSG:4326", LAMBERT93, always_xy=True)
+    x, y = to_l93.transform(network.lon, network.lat)
+    x, y = np.asarray(x), np.asarray(y)
+    if bounds is None:
+        bounds = _default_bounds(x, y, max_access_m, resolution_m)
+    xmin, ymin, xmax, ymax = (float(b) for b in bounds)
+    ncols = max(1, int(np.ceil((xmax - xmin) / resolution_m)))
+    nrows = max(1, int(np.ceil((ymax - ymin) / resolution_m)))
+    transform = Affine(resolution_m, 0.0, xmin, 0.0, -resolution_m, ymax)
+
+    cx = xmin + (np.arange(ncols) + 0.5) * resolution_m
+    cy = ymax - (np.arange(nrows) + 0.5) * resolution_m
+    gx, gy = np.meshgrid(cx, cy)
+    cells = np.column_stack([gx.ravel(), gy.ravel()])
+
+    tree = cKDTree(np.column_stack([x, y]))
+    k = min(_K_NEAREST, network.n_nodes)
+    dist, idx = tree.query(cells, k=k, distance_upper_bound=max_access_m)
+    dist = dist.reshape(len(cells), k)
+    idx = idx.reshape(len(cells), k)
+    found = np.isfinite(dist)
+    # cKDTree marks missing neighbours with index n; point them at node 0, masked below.
+    idx = np.where(found, idx, 0)
+    metres_per_minute = access_speed_kmh * 1000.0 / 60.0
+    total = np.where(found, node_minutes[idx] + dist / metres_per_minute, np.inf)
+    best = total.min(axis=1)
+    best[~np.isfinite(best)] = NODATA
+    array = best.reshape(nrows, ncols).astype(np.float32)
+
+    if mask is not None:
+        array[~_inside(mask, transform, (nrows, ncols))] = NODATA
+    return array, transform, CRS.from_string(LAMBERT93)
+
+
+def _inside(mask, transform, shape: tuple[int, int]) -> np.ndarray:
+    """Boolean grid: cell centre inside ``mask`` (EPSG:4326 geometry or GeoSeries)."""
+    import geopandas as gpd
+    from rasterio.features import geometry_mask
+
+    if isinstance(mask, gpd.GeoDataFrame):
+        mask = mask.geometry
+    series = mask if isinstance(mask, gpd.GeoSeries) else gpd.GeoSeries([mask], crs="EPSG:4326")
+    if series.crs is None:
+        series = series.set_crs("EPSG:4326")
+    geoms = [g for g in series.to_crs(LAMBERT93) if g is not None and not g.is_empty]
+    return geometry_mask(geoms, out_shape=shape, transform=transform, invert=True)
+
+
+def write_geotiff(
+    path: str | os.PathLike[str],
+    array: np.ndarray,
+    transform,
+    crs,
+    *,
+    nodata: float = NODATA,
+) -> Path:
+    """Write a single-band float32 GeoTIFF, deflate-compressed and tiled, atomically.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.tif`` file.
+    array : numpy.ndarray
+        ``(rows, cols)`` values, north up.
+    transform : affine.Affine
+        Pixel-to-CRS transform.
+    crs : rasterio.crs.CRS or str
+        The raster's CRS (e.g. EPSG:2154).
+    nodata : float
+        The nodata value recorded in the file; NaN in ``array`` is written as it.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Examples
+    --------
+    >>> write_geotiff("travel_time.tif", array, transform, crs)  # doctest: +SKIP
+    PosixPath('travel_time.tif')
+    """
+    import rasterio
+
+    path = Path(path)
+    data = np.asarray(array, dtype=np.float32)
+    if data.ndim != 2:
+        raise ValueError(f"array must be 2-D (rows, cols), got shape {data.shape}")
+    data = np.where(np.isnan(data), np.float32(nodata), data)
+    rows, cols = data.shape
+    profile = {
+        "driver": "GTiff", "height": rows, "width": cols, "count": 1, "dtype": "float32",
+        "crs": crs, "transform": transform, "nodata": nodata, "compress": "deflate",
+        "predictor": 3,
+    }
+    # GeoTIFF tiles must be multiples of 16 pixels; small rasters stay striped.
+    if rows >= 256 and cols >= 256:
+        profile.update(tiled=True, blockxsize=256, blockysize=256)
+    with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+        dst.write(data, 1)
+        dst.set_band_description(1, "minutes to the nearest source")
+    return path
