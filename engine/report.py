@@ -25,7 +25,7 @@ import pandas as pd
 from jinja2 import Environment
 from markupsafe import Markup
 
-from engine.maps import CLASSES, MISSING, class_key, class_keys, fmt_dec, fmt_int
+from engine.maps import CLASSES, MISSING, _population, class_key, class_keys, fmt_dec, fmt_int
 from engine.outputs import atomic_path
 
 #: French headers for the columns the engine produces; others are prettified.
@@ -312,13 +312,6 @@ def _table(df: pd.DataFrame, *, table_id: str | None = None, max_rows: int | Non
         out += Markup('<p class="note">… et {} autres lignes (voir le fichier CSV).</p>').format(
             len(df) - max_rows)
     return out
-
-
-def _population(communes) -> pd.Series:
-    for col in ("pop_totale", "population_municipale", "population"):
-        if col in communes.columns:
-            return pd.to_numeric(communes[col], errors="coerce").fillna(0.0)
-    return pd.Series(np.zeros(len(communes)), index=communes.index)
 
 
 def _by_class(communes) -> tuple[list[dict], dict]:
