@@ -130,9 +130,14 @@ def _region(args, progress: _Progress):
         if missing:
             raise _Usage(f"--network, --communes and --practitioners go together; missing --{missing[0]}")
         progress.say("loading your files ...")
-        return region_from_files(args.network, args.communes, args.practitioners, year=year)
+        region = region_from_files(args.network, args.communes, args.practitioners, year=year)
+        step = progress("routing communes")
+        step(0, 1)
+        region.weights()
+        step(1, 1)
+        return region
     progress.say(f"loading region {args.region!r} ...")
-    return load_region(args.region, year=year)
+    return load_region(args.region, year=year, progress=progress("region"))
 
 
 class _Usage(Exception):
@@ -146,7 +151,7 @@ def _polygons(region):
 
 
 def cmd_compute(args, progress) -> dict:
-    from engine import maps, outputs, report
+    from engine import isochrones, maps, outputs, report
     from engine.pipeline import commune_table, gp_points, zoning_table
     from engine.raster import rasterize_travel_time, travel_time_to_nearest, write_geotiff
 
@@ -157,13 +162,16 @@ def cmd_compute(args, progress) -> dict:
     nodes, _ = region.network.snap(gps["lon"].to_numpy(), gps["lat"].to_numpy())
     minutes = travel_time_to_nearest(region.network, sorted(set(nodes.tolist())), max_minutes=60)
     raster = rasterize_travel_time(region.network, minutes)
+    progress.say("isochrones around GPs (10, 15, 20 min) ...")
+    iso = isochrones(region.network, sorted(set(nodes.tolist())), minutes=(10, 15, 20), dissolve=True)
 
     def write(tmp: Path) -> None:
         outputs.write_communes(table, tmp)
         outputs.write_table(summary, tmp / "zoning_summary.csv")
+        outputs.write_isochrones(iso, tmp / "isochrones.gpkg")
         write_geotiff(tmp / "travel_time_to_gp.tif", *raster)
         maps.map_apl_png(table, tmp / "map_apl.png", title=f"APL aux médecins généralistes — {region.name.title()}")
-        maps.map_html(table, tmp / "map.html", practitioners_points=gps)
+        maps.map_html(table, tmp / "map.html", practitioners_points=gps, isochrones=iso)
         report.write_report(tmp / "report.html", region_name=region.name.title(), communes=table,
                             zoning_summary=summary, maps={"apl": tmp / "map_apl.png"},
                             meta={"seed": args.seed})
@@ -192,7 +200,8 @@ def cmd_forecast(args, progress) -> dict:
     installs = None
     if args.new:
         # Start from the scenario's own expected supply in its last year.
-        installs = optimize_installations(region, args.new, supply=fc.supply_in(scenario.years[-1]))
+        installs = optimize_installations(region, args.new, supply=fc.supply_in(scenario.years[-1]),
+                                          progress=progress("optimize"))
     last = fc.communes[fc.communes["year"] == scenario.years[-1]].set_index("code_commune")
     table["apl_forecast"] = table["code_commune"].map(last["apl_mean"])
     table["p_deficit_forecast"] = table["code_commune"].map(last["p_deficit"])
@@ -231,7 +240,8 @@ def cmd_optimize(args, progress) -> dict:
         raise _Usage("--new must be at least 1")
     region = _region(args, progress)
     result = optimize_installations(region, args.new, year=args.plan_year, objective=args.objective,
-                                    gps_per_site=args.gps_per_site, seed=args.seed)
+                                    gps_per_site=args.gps_per_site, seed=args.seed,
+                                    progress=progress("optimize"))
     outputs.write_atomic(args.out, [lambda tmp: outputs.write_table(result, tmp / "installations.csv")])
     return {"sites": len(result), "population_lifted": float(result["population_lifted"].sum())}
 

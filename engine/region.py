@@ -308,7 +308,8 @@ class Region:
 
 
 def load_region(name: str = "corse", *, mirror: str | os.PathLike | None = None,
-                cache: bool = True, year: int = 2022, rebuild: bool = False) -> Region:
+                cache: bool = True, year: int = 2022, rebuild: bool = False,
+                progress=None) -> Region:
     """Load an embedded region, assembling it from the data mirror the first time.
 
     Parameters
@@ -323,6 +324,9 @@ def load_region(name: str = "corse", *, mirror: str | os.PathLike | None = None,
         DREES year of the standardised populations (2022 or 2023).
     rebuild : bool
         Assemble again even when a cached bundle exists.
+    progress : callable, optional
+        Called as ``progress(done, total)`` over the assembly steps (network, inputs,
+        routing, saving).
 
     Returns
     -------
@@ -367,16 +371,27 @@ def load_region(name: str = "corse", *, mirror: str | os.PathLike | None = None,
                 f"see data/osm/README.md for where to download it and where to put it")
     from engine.data import corsica_inputs, read_drees_apl
 
+    def step(done: int) -> None:
+        if progress is not None:
+            progress(done, 4)
+
+    step(0)
     if spec.get("departements") != ["2A", "2B"]:
         raise InputError(f"region {name!r}: only the Corsican assembly is implemented", column="region")
     communes, practitioners = corsica_inputs(root, year=year)
     drees = read_drees_apl(root / spec["apl"], year=year)
     official = drees[["code_commune", "apl", "apl_moins_65"]]
-    region = Region(name=name, network=load_network(root / spec["network"]), communes=communes,
+    step(1)
+    network = load_network(root / spec["network"])
+    step(2)
+    region = Region(name=name, network=network, communes=communes,
                     practitioners=practitioners, official=official, year=year)
     region.polygons = _mirror_file(spec.get("polygons"), root)
+    region.weights()
+    step(3)
     if cache:
         region.save(bundle, extra={"sources": _source_stamp(root, spec)})
+    step(4)
     return region
 
 

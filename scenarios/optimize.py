@@ -48,6 +48,7 @@ def greedy_placement(
     supply_per_site: float,
     candidates: np.ndarray | None = None,
     objective: str = "population_in_deficit",
+    progress=None,
 ) -> pd.DataFrame:
     """Greedy placement on arrays (the kernel behind :func:`optimize_installations`).
 
@@ -70,6 +71,8 @@ def greedy_placement(
     objective : {"population_in_deficit", "deficit_gap"}
         Maximise the population lifted to APL >= 2.5 (ties broken by the gap closed), or the
         population-weighted gap to 2.5 that is closed.
+    progress : callable, optional
+        Called as ``progress(done, total)`` after each placement.
 
     Returns
     -------
@@ -111,6 +114,8 @@ def greedy_placement(
             if len(idx):
                 lifted[idx], gap[idx] = _gains(wc, reach, apl, pop, weight_pop, supply_per_site, cand[idx])
         out[-1]["population_in_deficit"] = float(pop[apl < DEFICIT_THRESHOLD].sum())
+        if progress is not None:
+            progress(rank, n_new)
     return pd.DataFrame(out)
 
 
@@ -127,6 +132,7 @@ def optimize_installations(
     draws: int = 200,
     seed: int = 0,
     supply: np.ndarray | None = None,
+    progress=None,
 ) -> pd.DataFrame:
     """Where to install ``n_new`` GPs (or MSPs of ``gps_per_site`` GPs) to lift most people
     out of deficit.
@@ -161,6 +167,8 @@ def optimize_installations(
         Supply per commune to start from instead, e.g. a forecast's mean supply in the
         planning year (:meth:`scenarios.Forecast.supply_in`); ``year`` and
         ``retirement_age`` are then ignored.
+    progress : callable, optional
+        Called as ``progress(done, total)`` after each placement.
 
     Returns
     -------
@@ -200,7 +208,7 @@ def optimize_installations(
     per_gp = region.default_activity if activity is None else region.bounded(activity)
     result = greedy_placement(weights, demand, region.communes["pop_totale"].to_numpy(float), apl,
                               n_new, supply_per_site=per_gp * gps_per_site, candidates=cand,
-                              objective=objective)
+                              objective=objective, progress=progress)
     result.insert(1, "code_commune", codes[result["column"].to_numpy()])
     noms = region.communes["nom"].to_numpy() if "nom" in region.communes else codes
     result.insert(2, "nom", noms[result["column"].to_numpy()])
