@@ -26,6 +26,7 @@ def load_network(
     network_type: str = "drive",
     speeds: SpeedModel | Mapping[str, float] | None = None,
     largest_component: bool = True,
+    contract: bool = False,
 ) -> RoadNetwork:
     """Load a road network and turn it into a routable :class:`RoadNetwork`.
 
@@ -46,6 +47,12 @@ def load_network(
     largest_component : bool
         Keep the largest strongly connected component (default) and record what was
         dropped in ``network.meta``.
+    contract : bool
+        OSM PBF only: stream the file into CSR arrays and contract pass-through nodes
+        (:func:`engine.routing.pbf.stream_pbf_network`), the way to read a country in
+        bounded memory. Travel times between kept nodes equal the uncontracted ones to a
+        relative 1e-12. Default ``False``: every OSM node of a drivable way is kept, as
+        osmnx's unsimplified graph. (osmnx GraphML is usually simplified already.)
 
     Returns
     -------
@@ -71,6 +78,8 @@ def load_network(
         return _from_osmnx_download(source, model, largest_component)
     path = Path(source)
     name = path.name.lower()
+    if contract and not name.endswith(".pbf"):
+        raise NetworkError("contract=True applies to OSM PBF files (.osm.pbf) only", path=path)
     is_file_like = any(name.endswith(s) for s in (".graphml", ".graphml.gz", ".osm", ".osm.gz",
                                                    ".osm.bz2", ".pbf", ".npz", ".xml"))
     if not path.exists():
@@ -85,6 +94,10 @@ def load_network(
     if name.endswith((".graphml", ".graphml.gz")):
         nodes, edges = read_graphml(path)
         meta = {"source": str(path), "format": "graphml"}
+    elif name.endswith(".pbf") and contract:
+        from engine.routing.pbf import stream_pbf_network
+
+        return stream_pbf_network(path, speeds=model, largest_component=largest_component)
     elif name.endswith(".pbf"):
         from engine.routing.osm import read_osm_pbf
 

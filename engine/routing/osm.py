@@ -152,64 +152,17 @@ def read_osm_pbf(path: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
     --------
     >>> nodes, edges = read_osm_pbf("../shared/data/osm/saint-barthelemy.osm.pbf")  # doctest: +SKIP
     """
-    import osmium
+    # The same two passes as the streaming builder (bounded memory: only the nodes of
+    # drivable ways are stored), then the osmnx-style tables.
+    from engine.routing.pbf import _way_nodes
 
     path = _check_file(path)
-    refs: list[int] = []
-    xs: list[float] = []
-    ys: list[float] = []
-    way_of: list[int] = []
-    way_id: list[int] = []
-    way_highway: list[str] = []
-    way_maxspeed: list[str | None] = []
-    way_dir: list[int] = []
-    missing = 0
-    nan = float("nan")
-    # The filters run in C++ after the location handler has seen every node, so only the
-    # highway ways reach Python while their node locations are still resolved.
-    processor = (
-        osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
-        .with_locations()
-        .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
-        .with_filter(osmium.filter.KeyFilter("highway"))
-    )
-    try:
-        for way in processor:
-            tags = way.tags
-            if not is_drivable(tags):
-                continue
-            k = len(way_id)
-            prev = None
-            for nd in way.nodes:
-                ref = nd.ref
-                if ref == prev:
-                    continue
-                prev = ref
-                loc = nd.location
-                if loc.valid():
-                    xs.append(loc.lon)
-                    ys.append(loc.lat)
-                else:
-                    xs.append(nan)
-                    ys.append(nan)
-                    missing += 1
-                refs.append(ref)
-                way_of.append(k)
-            way_id.append(way.id)
-            way_highway.append(tags.get("highway"))
-            way_maxspeed.append(tags.get("maxspeed"))
-            way_dir.append(way_direction(tags))
-    except RuntimeError as exc:
-        raise NetworkError(f"cannot read the PBF file: corrupt or truncated ({exc})",
-                           path=path) from None
-    if missing:
-        warnings.warn(f"{path}: {missing} way node(s) are missing from the file (clipped "
-                      "extract?); the road segments touching them were dropped", stacklevel=2)
-    return _frames(np.asarray(refs, dtype=np.int64), np.asarray(xs, dtype=np.float64),
-                   np.asarray(ys, dtype=np.float64), np.asarray(way_of, dtype=np.int64),
-                   np.asarray(way_id, dtype=np.int64), np.asarray(way_highway, dtype=object),
-                   np.asarray(way_maxspeed, dtype=object), np.asarray(way_dir, dtype=np.int8),
-                   path)
+    ways, node, way_of, ids, lon, lat = _way_nodes(path)
+    profile = ways["way_profile"]
+    highway = np.array([h for h, _ in ways["profiles"]], dtype=object)[profile]
+    maxspeed = np.array([m for _, m in ways["profiles"]], dtype=object)[profile]
+    return _frames(ids[node], lon[node], lat[node], way_of.astype(np.int64), ways["way_id"],
+                   highway, maxspeed, ways["way_dir"], path)
 
 
 def _frames(refs, xs, ys, way_of, way_id, highway, maxspeed, direction, path):
