@@ -17,7 +17,7 @@ EPILOG_COMPUTE = "example:\n  apl compute --out out/corse\n  apl compute --commu
 EPILOG_FORECAST = "example:\n  apl forecast --scenario scenarios/retirement-hazard.toml --draws 500 --out out/forecast"
 EPILOG_OPTIMIZE = "example:\n  apl optimize --new 10 --year 2027 --out out/optimize"
 EPILOG_ISO = "example:\n  apl isochrones --minutes 10,15,20 --out out/iso"
-EPILOG_DATA = "examples:\n  apl data list\n  apl data check\n  apl data assemble --region corse\n  apl data fetch \"Bastia, France\" --out data/osm/bastia.graphml"
+EPILOG_DATA = "examples:\n  apl data list\n  apl data check\n  apl data assemble --region corse\n  apl data fetch \"Bastia, France\" --out data/osm/bastia.graphml\n  apl data network france-latest.osm.pbf --out data/france-drive.npz"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -34,6 +34,10 @@ def _common(p: argparse.ArgumentParser, *, out_default: str) -> None:
     g.add_argument("--communes", help="communes: GeoPackage or CSV (see scenarios/examples/)")
     g.add_argument("--practitioners", help="practitioners CSV (see scenarios/examples/)")
     g.add_argument("--year", type=int, default=None, help="data year (DREES populations: 2022 or 2023)")
+    c = p.add_argument_group("computation")
+    c.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="route on a Dask cluster: tcp://host:8786, or local[:N] for N local worker "
+                        "processes (needs apl-engine[dask]; see docs/scaling.md)")
     o = p.add_argument_group("output")
     o.add_argument("--out", default=out_default, help=f"output folder (default: {out_default})")
     o.add_argument("--quiet", action="store_true", help="no progress bars or messages")
@@ -81,14 +85,41 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("data", help="list, check and assemble regions; fetch networks",
                        epilog=EPILOG_DATA, formatter_class=fmt)
-    p.add_argument("action", choices=["list", "check", "assemble", "fetch"])
-    p.add_argument("place", nargs="?", help="with fetch: a place name for osmnx")
+    p.add_argument("action", choices=["list", "check", "assemble", "fetch", "network"])
+    p.add_argument("place", nargs="?", help="with fetch: a place name for osmnx; with network: a "
+                   "network file (.osm.pbf is streamed and contracted) to save as a fast .npz cache")
     p.add_argument("--region", default="corse")
     p.add_argument("--year", type=int, default=2022)
     p.add_argument("--out", default=None, help="with fetch: the GraphML file to write")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--debug", action="store_true")
     return parser
+
+
+_CLIENTS: list = []
+
+
+def _client(args, progress: _Progress):
+    """The Dask client of ``--scheduler``, connected once per command and closed by main."""
+    address = getattr(args, "scheduler", None)
+    if not address:
+        return None
+    if not _CLIENTS:
+        from engine.distributed import connect
+
+        progress.say(f"connecting to the Dask scheduler {address} ...")
+        try:
+            _CLIENTS.append(connect(address))
+        except ImportError as exc:  # pragma: no cover - depends on the installation
+            raise _Usage(f"--scheduler: {exc}") from None
+    return _CLIENTS[0]
+
+
+def _close_clients() -> None:
+    from engine.distributed import disconnect
+
+    while _CLIENTS:
+        disconnect(_CLIENTS.pop())
 
 
 class _Progress:
@@ -124,20 +155,23 @@ class _Progress:
 def _region(args, progress: _Progress):
     from engine.region import load_region, region_from_files
 
+    client = _client(args, progress)
+
     year = args.year or 2022
     if args.communes or args.practitioners or args.network:
         missing = [n for n in ("network", "communes", "practitioners") if not getattr(args, n)]
         if missing:
             raise _Usage(f"--network, --communes and --practitioners go together; missing --{missing[0]}")
         progress.say("loading your files ...")
-        region = region_from_files(args.network, args.communes, args.practitioners, year=year)
+        region = region_from_files(args.network, args.communes, args.practitioners, year=year,
+                                   client=client)
         step = progress("routing communes")
         step(0, 1)
         region.weights()
         step(1, 1)
         return region
     progress.say(f"loading region {args.region!r} ...")
-    return load_region(args.region, year=year, progress=progress("region"))
+    return load_region(args.region, year=year, progress=progress("region"), client=client)
 
 
 class _Usage(Exception):
@@ -284,6 +318,15 @@ def cmd_data(args, progress) -> dict:
 
         path = fetch_graphml(args.place, args.out)
         return {"written": str(path)}
+    if args.action == "network":
+        if not args.place or not args.out:
+            raise _Usage("data network needs a network file and --out FILE.npz")
+        from engine.region import load_planner_network
+
+        progress.say(f"reading {args.place} ...")
+        net = load_planner_network(args.place)
+        path = net.save(args.out)
+        return {"written": str(path), "nodes": net.n_nodes, "edges": net.n_edges}
     raise _Usage(f"unknown data action {args.action!r}")
 
 
@@ -313,6 +356,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        _close_clients()
     if not getattr(args, "quiet", False) and result:
         out = getattr(args, "out", None)
         where = f" -> {out}" if out and args.command != "data" else ""

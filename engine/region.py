@@ -18,6 +18,7 @@ import tomllib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -64,6 +65,9 @@ class Region:
         Routing bound (20 minutes: the DREES decay is 0 beyond).
     polygons : pathlib.Path, optional
         GeoPackage of the communes' polygons (layer ``communes``), for maps.
+    client : distributed.Client, optional
+        Route the commune matrix on this Dask cluster (see :mod:`engine.distributed`)
+        when it is not cached; single-site searches stay local.
     """
 
     name: str
@@ -74,6 +78,7 @@ class Region:
     year: int = 2022
     max_minutes: float = 20.0
     polygons: Path | None = None
+    client: Any = field(default=None, repr=False)
     _times: TravelTimeMatrix | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -125,7 +130,8 @@ class Region:
         if self._times is None:
             from engine.apl import commune_matrix
 
-            self._times = commune_matrix(self.network, self.communes, max_minutes=self.max_minutes)
+            self._times = commune_matrix(self.network, self.communes, max_minutes=self.max_minutes,
+                                         client=self.client)
         return self._times
 
     def weights(self) -> sp.csr_matrix:
@@ -309,7 +315,7 @@ class Region:
 
 def load_region(name: str = "corse", *, mirror: str | os.PathLike | None = None,
                 cache: bool = True, year: int = 2022, rebuild: bool = False,
-                progress=None) -> Region:
+                progress=None, client=None) -> Region:
     """Load an embedded region, assembling it from the data mirror the first time.
 
     Parameters
@@ -327,6 +333,8 @@ def load_region(name: str = "corse", *, mirror: str | os.PathLike | None = None,
     progress : callable, optional
         Called as ``progress(done, total)`` over the assembly steps (network, inputs,
         routing, saving).
+    client : distributed.Client, optional
+        Route the commune matrix on this Dask cluster when the region is assembled.
 
     Returns
     -------
@@ -360,6 +368,7 @@ def load_region(name: str = "corse", *, mirror: str | os.PathLike | None = None,
                 region = None
             if region is not None:
                 region.polygons = _mirror_file(spec.get("polygons"), root)
+                region.client = client
                 return region
     if root is None:
         root = settings.data_mirror(required=True)
@@ -385,7 +394,7 @@ def load_region(name: str = "corse", *, mirror: str | os.PathLike | None = None,
     network = load_network(root / spec["network"])
     step(2)
     region = Region(name=name, network=network, communes=communes,
-                    practitioners=practitioners, official=official, year=year)
+                    practitioners=practitioners, official=official, year=year, client=client)
     region.polygons = _mirror_file(spec.get("polygons"), root)
     region.weights()
     step(3)
@@ -445,15 +454,35 @@ def check_region(name: str = "corse", *, mirror: str | os.PathLike | None = None
     return lines
 
 
+def load_planner_network(path: str | os.PathLike) -> RoadNetwork:
+    """A planner's network file: a PBF (maybe a whole country) is streamed and contracted.
+
+    Parameters
+    ----------
+    path : path-like
+        Any file :func:`engine.load_network` reads.
+
+    Returns
+    -------
+    RoadNetwork
+
+    Examples
+    --------
+    >>> net = load_planner_network("france-latest.osm.pbf")  # doctest: +SKIP
+    """
+    return load_network(path, contract=str(path).lower().endswith(".pbf"))
+
+
 def region_from_files(network: str | os.PathLike, communes: str | os.PathLike,
                       practitioners: str | os.PathLike, *, year: int = 2022,
-                      name: str | None = None) -> Region:
+                      name: str | None = None, client=None) -> Region:
     """A region from a planner's own files.
 
     Parameters
     ----------
     network : path-like
-        Road network (any format :func:`engine.load_network` reads).
+        Road network (any format :func:`engine.load_network` reads; an ``.osm.pbf`` is
+        streamed with pass-through nodes contracted, so that a country fits in memory).
     communes : path-like
         GeoPackage (layer ``communes``, polygons or points) or CSV with ``code_commune``,
         ``nom``, ``pop_totale``, ``pop_standardisee`` (or the 19 DREES age bands ``pop_0_4``
@@ -465,6 +494,8 @@ def region_from_files(network: str | os.PathLike, communes: str | os.PathLike,
         Year of the data (ages, DREES weights).
     name : str, optional
         Region name (default: the communes file's stem).
+    client : distributed.Client, optional
+        Route the commune matrix on this Dask cluster.
 
     Returns
     -------
@@ -474,7 +505,8 @@ def region_from_files(network: str | os.PathLike, communes: str | os.PathLike,
 
     table, polygons = read_communes_file(communes, year=year)
     gps = read_practitioners(practitioners, table)
-    region = Region(name=name or Path(communes).stem, network=load_network(network), communes=table,
-                    practitioners=gps, official=None, year=year)
+    region = Region(name=name or Path(communes).stem, network=load_planner_network(network),
+                    communes=table,
+                    practitioners=gps, official=None, year=year, client=client)
     region.polygons = polygons
     return region

@@ -27,6 +27,10 @@ earth_radius_m: float = 6_371_009.0
 #: Number of origins handled by one parallel task of the shortest-path kernel.
 routing_chunk_size: int = 16
 
+#: Numba threads per Dask task; ``None`` gives each task its host's cores divided by the
+#: task slots (Dask threads) of the workers on that host.
+dask_numba_threads: int | None = None
+
 
 def data_mirror(required: bool = False) -> Path | None:
     """Locate the data mirror.

@@ -123,6 +123,22 @@ def test_data_commands(capsys):
     assert lines and all(line.startswith("ok") for line in lines)
 
 
+def test_data_network_streams_a_pbf_to_a_cache(tmp_path, mirror, capsys):
+    import numpy as np
+
+    from engine.routing.network import RoadNetwork
+    from engine.routing.pbf import stream_pbf_network
+
+    pbf = mirror / "osm" / "saint-barthelemy.osm.pbf"
+    out = tmp_path / "stb.npz"
+    assert run("data", "network", str(pbf), "--out", str(out), "--quiet") == 0
+    saved, streamed = RoadNetwork.load(out), stream_pbf_network(pbf)
+    for name in ("indptr", "indices", "travel_time_s", "osmid"):
+        assert np.array_equal(getattr(saved, name), getattr(streamed, name)), name
+    assert run("data", "network", "--out", str(out)) == 2
+    assert "needs a network file" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("command", ["compute", "forecast", "optimize", "isochrones", "data"])
 def test_help_has_an_example(command, capsys):
     with pytest.raises(SystemExit) as e:

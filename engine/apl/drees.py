@@ -253,7 +253,8 @@ def _snap_points(network: RoadNetwork, lon, lat, labels, what: str):
 
 
 def commune_matrix(network: RoadNetwork, communes: pd.DataFrame, *,
-                   max_minutes: float | None = DREES_DECAY.max_minutes) -> TravelTimeMatrix:
+                   max_minutes: float | None = DREES_DECAY.max_minutes, client=None,
+                   chunk_size: int = 2000) -> TravelTimeMatrix:
     """Travel times between the communes' points (town halls), diagonal forced to 0.
 
     Each commune is snapped once to its nearest road node. A commune whose point is
@@ -268,13 +269,19 @@ def commune_matrix(network: RoadNetwork, communes: pd.DataFrame, *,
         Columns ``code_commune``, ``lon``, ``lat`` (WGS84).
     max_minutes : float or None
         Routing bound (default the DREES catchment, 20 minutes); ``None`` for unbounded.
+    client : distributed.Client, optional
+        Route on this Dask cluster (see :func:`engine.routing.matrix.travel_times`); the
+        result is identical. ``None`` (default) routes locally.
+    chunk_size : int
+        With ``client``: origins per task.
 
     Returns
     -------
     TravelTimeMatrix
         ``n_communes x n_communes`` in the order of ``communes``; ``origins`` and
         ``destinations`` hold the snapped node of each commune; ``stats`` holds
-        ``snap_distance_m`` and ``isolated`` (far communes).
+        ``snap_distance_m``, ``isolated`` (far communes) and the routing's stats
+        (``relaxations``; ``tasks`` and ``workers`` with ``client``).
 
     Examples
     --------
@@ -296,8 +303,12 @@ def commune_matrix(network: RoadNetwork, communes: pd.DataFrame, *,
     ok = np.flatnonzero(~far)
     uniq, inv = np.unique(node[ok], return_inverse=True)
     rows_l, cols_l, vals_l = [], [], []
+    routing: dict = {}
     if len(uniq):
-        m = travel_times(network, uniq, uniq, max_minutes=max_minutes).to_scipy().tocsr()
+        routed = travel_times(network, uniq, uniq, max_minutes=max_minutes, client=client,
+                              chunk_size=chunk_size)
+        routing = routed.stats
+        m = routed.to_scipy().tocsr()
         # communes sharing a node share its row: expand unique nodes to communes
         sub = m[inv][:, inv].tocoo()
         r, c = ok[sub.row], ok[sub.col]
@@ -318,7 +329,7 @@ def commune_matrix(network: RoadNetwork, communes: pd.DataFrame, *,
     return TravelTimeMatrix(
         origins=node, destinations=node, indptr=indptr, indices=cols.astype(np.int32),
         minutes=vals.astype(np.float64), max_minutes=max_minutes,
-        stats={"snap_distance_m": dist, "isolated": far, "code_commune": codes},
+        stats={**routing, "snap_distance_m": dist, "isolated": far, "code_commune": codes},
     )
 
 
@@ -477,6 +488,8 @@ def apl_communes(
     year: int = 2022,
     default_activity: float = DEFAULT_ACTIVITY,
     matrix: TravelTimeMatrix | None = None,
+    client=None,
+    chunk_size: int = 2000,
 ) -> pd.DataFrame:
     """The APL of each commune (E2SFCA between commune points on the road network).
 
@@ -504,6 +517,11 @@ def apl_communes(
         Activity of GPs with unknown activity (:data:`DEFAULT_ACTIVITY`).
     matrix : TravelTimeMatrix, optional
         A precomputed :func:`commune_matrix` (same communes, same order) to skip routing.
+    client : distributed.Client, optional
+        Route on this Dask cluster (the only heavy step; the catchment runs here). The
+        result is identical to the local one.
+    chunk_size : int
+        With ``client``: origins per task.
 
     Returns
     -------
@@ -535,13 +553,15 @@ def apl_communes(
     """
     dec = as_decay(decay)
     table, pop = _commune_table(communes, year)
-    if matrix is None:
-        matrix = commune_matrix(network, table, max_minutes=dec.max_minutes)
-    elif matrix.shape != (len(table), len(table)):
+    if matrix is not None and matrix.shape != (len(table), len(table)):
         raise InputError(f"matrix has shape {matrix.shape}, expected {(len(table), len(table))} "
                          "(one row and column per commune, in order)")
+    # The practitioners are checked before routing, the one step that takes minutes.
     supply = commune_supply(table, practitioners, network=network, max_age=max_age,
                             default_activity=default_activity)
+    if matrix is None:
+        matrix = commune_matrix(network, table, max_minutes=dec.max_minutes, client=client,
+                                chunk_size=chunk_size)
     cat = Catchment(catchment_weights(matrix, dec), pop)
     codes = table["code_commune"].to_numpy()
     with warnings.catch_warnings():

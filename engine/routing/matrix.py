@@ -146,6 +146,8 @@ def travel_times(
     *,
     max_minutes: float | None = None,
     reverse: bool = False,
+    client=None,
+    chunk_size: int = 2000,
 ) -> TravelTimeMatrix:
     """Shortest travel times from each origin to each destination, bounded and sparse.
 
@@ -170,16 +172,27 @@ def travel_times(
     reverse : bool
         Compute times *from* each destination *to* each origin (search on the reversed
         graph), as needed to reach a doctor when searching from the doctor's side.
+    client : distributed.Client, optional
+        Run the searches on this Dask cluster instead of this process (see
+        :mod:`engine.distributed` and ``docs/scaling.md``). The result is identical, array
+        for array. ``None`` (default) computes locally.
+    chunk_size : int
+        With ``client``: origins per task (500-5,000 keeps scheduling overhead negligible
+        while leaving enough tasks to balance the workers). Ignored locally.
 
     Returns
     -------
     TravelTimeMatrix
-        Minutes, rows in ``origins`` order, columns in ``destinations`` order.
+        Minutes, rows in ``origins`` order, columns in ``destinations`` order. With
+        ``client``, ``stats`` also holds ``tasks`` and ``workers``.
 
     Raises
     ------
     InputError
-        On node indices out of range, duplicated destinations, or a negative or NaN bound.
+        On node indices out of range, duplicated destinations, a negative or NaN bound, or
+        a chunk size that is not a positive integer.
+    TypeError
+        When ``client`` is not a ``dask.distributed`` client.
 
     Examples
     --------
@@ -187,6 +200,9 @@ def travel_times(
     >>> m.shape  # doctest: +SKIP
     (3, 31333)
     """
+    if client is not None and (isinstance(chunk_size, bool)
+                               or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1):
+        raise InputError(f"chunk_size must be a positive integer, got {chunk_size!r}")
     if max_minutes is not None:
         try:
             max_minutes = float(max_minutes)
@@ -212,19 +228,33 @@ def travel_times(
     else:
         indptr, indices, weights = network.indptr, network.indices, network.travel_time_s
     limit = np.inf if max_minutes is None else max_minutes * 60.0
+    stats: dict = {"relaxations": 0}
+    if client is not None:
+        # Imported here: dask is an optional dependency, needed only with a client.
+        from engine.distributed import _check_client, _route_on_cluster
+
+        _check_client(client)
+        stats.update(tasks=0, workers=0)
     if len(src) == 0 or len(dst) == 0:
         return TravelTimeMatrix(src, dst, np.zeros(len(src) + 1, np.int64), np.empty(0, np.int32),
-                                np.empty(0), max_minutes, reverse, {"relaxations": 0})
-    counts, cols, vals, relax = _bounded_dijkstra(
-        indptr, indices, weights, src, limit, np.int64(len(dst)), target_pos,
-        np.int64(max(1, settings.routing_chunk_size)),
-    )
-    counts = np.concatenate(list(counts))
+                                np.empty(0), max_minutes, reverse, stats)
+    if client is None:
+        counts, cols, vals, relax = _bounded_dijkstra(
+            indptr, indices, weights, src, limit, np.int64(len(dst)), target_pos,
+            np.int64(max(1, settings.routing_chunk_size)),
+        )
+        counts = np.concatenate(list(counts))
+        cols = np.concatenate(list(cols))
+        minutes = np.concatenate(list(vals)) / 60.0
+        stats["relaxations"] = int(relax)
+    else:
+        counts, cols, minutes, more = _route_on_cluster(
+            client, network, reverse, (indptr, indices, weights), target_pos, src, limit,
+            len(dst), int(chunk_size))
+        stats.update(more)
     out_indptr = np.zeros(len(src) + 1, dtype=np.int64)
     np.cumsum(counts, out=out_indptr[1:])
-    minutes = np.concatenate(list(vals)) / 60.0
     return TravelTimeMatrix(
-        origins=src, destinations=dst, indptr=out_indptr,
-        indices=np.concatenate(list(cols)), minutes=minutes,
-        max_minutes=max_minutes, reverse=reverse, stats={"relaxations": int(relax)},
+        origins=src, destinations=dst, indptr=out_indptr, indices=cols, minutes=minutes,
+        max_minutes=max_minutes, reverse=reverse, stats=stats,
     )

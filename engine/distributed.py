@@ -1,0 +1,369 @@
+"""Dask backend: travel-time matrices and the APL spread over a ``dask.distributed`` cluster.
+
+The CSR graph is sent once to every worker (``client.scatter(..., broadcast=True)``), the
+origins are cut into chunks, and each worker runs the same numba kernel as the local
+backend (:func:`engine.routing._dijkstra._bounded_dijkstra`) on its chunks. The sparse
+blocks (counts, columns, minutes) come back and are assembled in origin order, so the
+:class:`~engine.routing.matrix.TravelTimeMatrix` is identical, array for array, to
+:func:`engine.routing.matrix.travel_times` on the same input.
+
+Workers need ``apl-engine`` (and numba) importable; nothing is downloaded at run time.
+``docs/scaling.md`` explains how to start a cluster and size chunks and worker memory.
+
+Examples
+--------
+>>> from dask.distributed import Client  # doctest: +SKIP
+>>> client = Client("tcp://scheduler:8786")  # doctest: +SKIP
+>>> m = travel_times_distributed(net, origins, max_minutes=20, client=client)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import weakref
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from engine import settings
+from engine.apl.decay import DREES_DECAY
+from engine.apl.drees import DEFAULT_ACTIVITY, apl_communes, commune_matrix
+from engine.errors import InputError
+from engine.routing.matrix import TravelTimeMatrix, travel_times
+from engine.routing.network import RoadNetwork
+
+if TYPE_CHECKING:  # dask is an optional dependency
+    from distributed import Client
+
+__all__ = [
+    "apl_distributed",
+    "commune_matrix_distributed",
+    "connect",
+    "disconnect",
+    "travel_times_distributed",
+]
+
+
+def _require_distributed():
+    try:
+        import distributed
+    except ImportError:  # pragma: no cover - depends on the installation
+        raise ImportError("the Dask backend needs dask.distributed: pip install "
+                          "'apl-engine[dask]' (or 'dask[distributed]')") from None
+    return distributed
+
+
+def connect(address: str | None = None, **kwargs: Any) -> Client:
+    """A ``dask.distributed`` client for ``--scheduler ADDRESS``.
+
+    Parameters
+    ----------
+    address : str, optional
+        ``"tcp://host:8786"`` (a running scheduler, see ``docs/scaling.md``), or
+        ``"local"`` / ``"local:N"`` to start a cluster of ``N`` single-threaded worker
+        processes on this machine (default: one per core). ``None`` means ``"local"``.
+    **kwargs
+        Passed to ``LocalCluster`` for a local cluster (e.g. ``memory_limit="4GiB"``),
+        to ``Client`` otherwise.
+
+    Returns
+    -------
+    distributed.Client
+        Close it (``client.close()``; for a local cluster also ``client.cluster.close()``)
+        or use it as a context manager.
+
+    Examples
+    --------
+    >>> client = connect("local:2")  # doctest: +SKIP
+    >>> client = connect("tcp://10.0.0.5:8786")  # doctest: +SKIP
+    """
+    distributed = _require_distributed()
+    address = "local" if address is None else str(address).strip()
+    if address == "local" or address.startswith("local:"):
+        n = address.partition(":")[2]
+        try:
+            n_workers = int(n) if n else _usable_cores()
+        except ValueError:
+            raise InputError(f"--scheduler {address!r}: expected 'local', 'local:N' or "
+                             "tcp://host:port") from None
+        if n_workers < 1:
+            raise InputError(f"--scheduler {address!r}: need at least one worker")
+        cluster = distributed.LocalCluster(
+            n_workers=n_workers, threads_per_worker=1, processes=True,
+            # ":0": any free port, so a second cluster never warns about a busy 8787.
+            dashboard_address=kwargs.pop("dashboard_address", ":0"), **kwargs,
+        )
+        return distributed.Client(cluster)
+    try:
+        return distributed.Client(address, **kwargs)
+    except OSError as exc:
+        raise InputError(f"cannot reach the Dask scheduler at {address!r} ({exc}); start one "
+                         "with 'dask scheduler' and pass its tcp://host:port") from None
+
+
+def disconnect(client: Client) -> None:
+    """Close a client from :func:`connect`, and the local cluster it started, if any.
+
+    Parameters
+    ----------
+    client : distributed.Client
+        The client. A remote cluster keeps running (its workers serve other clients).
+
+    Examples
+    --------
+    >>> client = connect("local:2")  # doctest: +SKIP
+    >>> disconnect(client)  # doctest: +SKIP
+    """
+    cluster = getattr(client, "cluster", None)
+    client.close()
+    if cluster is not None and type(cluster).__name__ == "LocalCluster":
+        cluster.close()
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _numba_threads_plan(client: Client) -> dict[str, int]:
+    """Numba threads per task on each worker, so that a host's cores are not oversubscribed.
+
+    Dask runs ``nthreads`` tasks at once per worker; a host's cores are shared by its
+    workers' task slots, and each task gets ``cores // slots`` numba threads (at least 1).
+    """
+    from distributed.comm import get_address_host
+
+    cores = client.run(_usable_cores)
+    slots = client.nthreads()
+    per_host: dict[str, int] = {}
+    for addr, n in slots.items():
+        host = get_address_host(addr)
+        per_host[host] = per_host.get(host, 0) + int(n)
+    return {addr: max(1, int(cores.get(addr, 1)) // per_host[get_address_host(addr)])
+            for addr in slots}
+
+
+def _route_block(indptr, indices, weights, target_pos, sources, limit, n_targets, threads):
+    """Worker side: the local backend's kernel on one chunk of origins."""
+    import numba
+
+    from engine.routing._dijkstra import _bounded_dijkstra
+
+    if isinstance(threads, dict):
+        from distributed import get_worker
+
+        threads = threads.get(get_worker().address, 1)
+    numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+    counts, cols, vals, relax = _bounded_dijkstra(
+        indptr, indices, weights, sources, limit, np.int64(n_targets), target_pos,
+        np.int64(max(1, settings.routing_chunk_size)),
+    )
+    # Seconds to minutes here, element by element as the local backend does, so the
+    # assembled matrix is bit-identical and the transfer is one array per field.
+    return (np.concatenate(list(counts)), np.concatenate(list(cols)),
+            np.concatenate(list(vals)) / 60.0, int(relax))
+
+
+_SCATTERED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _check_client(client) -> None:
+    distributed = _require_distributed()
+    if not isinstance(client, distributed.Client):
+        raise TypeError(f"client must be a dask.distributed Client, got {type(client).__name__}")
+
+
+def _scattered_graph(client: Client, network: RoadNetwork, reverse: bool, csr) -> list:
+    """The network's CSR arrays on every worker, scattered once per (network, client, direction).
+
+    The futures are kept as long as the network lives, so a scenario loop or the
+    optimizer routing again on the same network sends nothing but the origins. Futures
+    whose data were lost (a worker died, the cluster restarted) are scattered again.
+    """
+    per_net = _SCATTERED.setdefault(network, {})
+    key = (client.id, bool(reverse))
+    graph = per_net.get(key)
+    if graph is None or any(f.status != "finished" for f in graph):
+        graph = client.scatter(list(csr), broadcast=True)
+        per_net[key] = graph
+    return graph
+
+
+def _route_on_cluster(client: Client, network: RoadNetwork, reverse: bool, csr, target_pos,
+                      src, limit: float, n_targets: int, chunk_size: int):
+    """The backend of :func:`engine.routing.matrix.travel_times` when a client is given.
+
+    Returns the per-origin counts, the columns and the minutes in origin order, and
+    the stats (relaxations, tasks, workers).
+    """
+    threads: int | dict[str, int] = (int(settings.dask_numba_threads)
+                                     if settings.dask_numba_threads is not None
+                                     else _numba_threads_plan(client))
+    graph = _scattered_graph(client, network, reverse, csr)
+    [targets] = client.scatter([target_pos], broadcast=True)
+    futures = [
+        client.submit(_route_block, *graph, targets, src[lo:lo + chunk_size], limit, n_targets,
+                      threads, pure=False)
+        for lo in range(0, len(src), chunk_size)
+    ]
+    blocks = client.gather(futures)
+    # Dropping the last references releases the blocks and the destination lookup.
+    del futures, targets
+    return (np.concatenate([b[0] for b in blocks]), np.concatenate([b[1] for b in blocks]),
+            np.concatenate([b[2] for b in blocks]),
+            {"relaxations": int(sum(b[3] for b in blocks)), "tasks": len(blocks),
+             "workers": len(client.nthreads())})
+
+
+def travel_times_distributed(
+    network: RoadNetwork,
+    origins,
+    destinations=None,
+    *,
+    max_minutes: float | None = None,
+    reverse: bool = False,
+    client: Client,
+    chunk_size: int = 2000,
+) -> TravelTimeMatrix:
+    """:func:`engine.routing.matrix.travel_times` computed on a Dask cluster.
+
+    The same as ``travel_times(..., client=client)``. The network's CSR arrays (forward
+    or reversed) are scattered once to every worker and kept there while the network
+    lives; origins are cut into chunks of ``chunk_size``, one task each, and the blocks
+    are assembled in origin order. The result is identical to the local backend (every
+    array ``np.array_equal``), whatever the number of workers.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        The road network.
+    origins : array-like of int
+        Node indices of the origins (rows).
+    destinations : array-like of int, optional
+        Node indices of the destinations (columns), without duplicates; default every
+        node.
+    max_minutes : float, optional
+        Routing bound in minutes; ``None`` for none.
+    reverse : bool
+        Search on the reversed graph (times from each destination to each origin).
+    client : distributed.Client
+        A connected client (see :func:`connect`).
+    chunk_size : int
+        Origins per task. Each numba thread of a task needs ``12 * (n_nodes + n_edges)``
+        bytes of scratch (~170 MB for France) besides the graph scattered to its worker
+        (also ``12 * (n_nodes + n_edges)`` bytes); 500-5,000 keeps the scheduling
+        overhead (a few ms per task) negligible against the searches while leaving
+        enough tasks to balance the workers.
+
+    Returns
+    -------
+    TravelTimeMatrix
+        As :func:`~engine.routing.matrix.travel_times`; ``stats`` also holds ``tasks``
+        and ``workers``.
+
+    Raises
+    ------
+    InputError
+        On node indices out of range, duplicated destinations, a bad bound or chunk size.
+    TypeError
+        When ``client`` is not a ``distributed.Client``.
+
+    Examples
+    --------
+    >>> from engine.distributed import connect, travel_times_distributed  # doctest: +SKIP
+    >>> with connect("local:2") as client:  # doctest: +SKIP
+    ...     m = travel_times_distributed(net, [0, 1, 2], max_minutes=20, client=client)
+    """
+    _check_client(client)
+    return travel_times(network, origins, destinations, max_minutes=max_minutes,
+                        reverse=reverse, client=client, chunk_size=chunk_size)
+
+
+def commune_matrix_distributed(
+    network: RoadNetwork,
+    communes: pd.DataFrame,
+    *,
+    client: Client,
+    max_minutes: float | None = DREES_DECAY.max_minutes,
+    chunk_size: int = 2000,
+) -> TravelTimeMatrix:
+    """:func:`engine.apl.drees.commune_matrix` with the routing done on a Dask cluster.
+
+    Same snapping, same far-from-road rule and the same result, array for array, as the
+    local function; only the commune-to-commune searches run on the workers.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        The road network.
+    communes : pandas.DataFrame
+        Columns ``code_commune``, ``lon``, ``lat``.
+    client : distributed.Client
+        A connected client.
+    max_minutes : float or None
+        Routing bound (default 20 minutes, the DREES catchment).
+    chunk_size : int
+        Origins per task (see :func:`travel_times_distributed`).
+
+    Returns
+    -------
+    TravelTimeMatrix
+        ``n_communes x n_communes``, diagonal 0, as :func:`~engine.apl.drees.commune_matrix`.
+
+    Examples
+    --------
+    >>> m = commune_matrix_distributed(net, communes, client=client)  # doctest: +SKIP
+    """
+    _check_client(client)
+    return commune_matrix(network, communes, max_minutes=max_minutes, client=client,
+                          chunk_size=chunk_size)
+
+
+def apl_distributed(
+    network: RoadNetwork,
+    communes: pd.DataFrame,
+    practitioners: pd.DataFrame,
+    *,
+    client: Client,
+    decay=DREES_DECAY,
+    max_age: float | None = None,
+    year: int = 2022,
+    default_activity: float = DEFAULT_ACTIVITY,
+    chunk_size: int = 2000,
+) -> pd.DataFrame:
+    """:func:`engine.apl.drees.apl_communes` with the routing done on a Dask cluster.
+
+    The commune-to-commune matrix (the only heavy step) is computed by
+    :func:`commune_matrix_distributed`; the catchment weights and the E2SFCA
+    (``catchment_weights`` then the floating catchment of :mod:`engine.apl.fca`) run
+    locally on the sparse matrix, in seconds even for the 35,000 communes of France.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        The road network covering the communes.
+    communes, practitioners : pandas.DataFrame
+        As :func:`~engine.apl.drees.apl_communes`.
+    client : distributed.Client
+        A connected client.
+    decay, max_age, year, default_activity
+        As :func:`~engine.apl.drees.apl_communes`.
+    chunk_size : int
+        Origins per task (see :func:`travel_times_distributed`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Identical to ``apl_communes(network, communes, practitioners, ...)``.
+
+    Examples
+    --------
+    >>> apl = apl_distributed(net, communes, gps, client=client)  # doctest: +SKIP
+    """
+    _check_client(client)
+    return apl_communes(network, communes, practitioners, decay=decay, max_age=max_age,
+                        year=year, default_activity=default_activity, client=client,
+                        chunk_size=chunk_size)
