@@ -27,13 +27,17 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def _common(p: argparse.ArgumentParser, *, out_default: str) -> None:
+def _common(p: argparse.ArgumentParser, *, out_default: str, year_is_data: bool = True) -> None:
     g = p.add_argument_group("inputs (default: the embedded region 'corse', assembled from the data mirror)")
     g.add_argument("--region", default="corse", help="embedded region name (default: corse)")
     g.add_argument("--network", help="road network file (.graphml[.gz], .osm[.gz|.bz2], .osm.pbf, .npz)")
     g.add_argument("--communes", help="communes: GeoPackage or CSV (see scenarios/examples/)")
     g.add_argument("--practitioners", help="practitioners CSV (see scenarios/examples/)")
-    g.add_argument("--year", type=int, default=None, help="data year (DREES populations: 2022 or 2023)")
+    # For optimize, --year is the planning year the issue and planners ask for; the data
+    # year is --data-year everywhere (and --year elsewhere, where no other year exists).
+    flags = ("--data-year", "--year") if year_is_data else ("--data-year",)
+    g.add_argument(*flags, dest="data_year", type=int, default=None, metavar="YEAR",
+                   help="data year (DREES populations: 2022 or 2023; default 2022)")
     c = p.add_argument_group("computation")
     c.add_argument("--scheduler", metavar="ADDRESS", default=None,
                    help="route on a Dask cluster: tcp://host:8786, or local[:N] for N local worker "
@@ -70,12 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("optimize", help="where to install N new GPs", epilog=EPILOG_OPTIMIZE,
                        formatter_class=fmt)
-    _common(p, out_default="out/optimize")
+    _common(p, out_default="out/optimize", year_is_data=False)
     p.add_argument("--new", type=int, required=True, help="number of sites to propose")
     p.add_argument("--gps-per-site", type=int, default=1, help="GPs per site (3-5 for an MSP; default 1)")
     p.add_argument("--objective", choices=["population_in_deficit", "deficit_gap"],
                    default="population_in_deficit", help="what each step maximises")
-    p.add_argument("--plan-year", type=int, default=None,
+    p.add_argument("--year", "--plan-year", dest="plan_year", type=int, default=None, metavar="YEAR",
                    help="planning year: GPs over 65 by then are assumed gone (default: data year)")
 
     p = sub.add_parser("isochrones", help="travel-time isochrones around practitioners",
@@ -157,7 +161,7 @@ def _region(args, progress: _Progress):
 
     client = _client(args, progress)
 
-    year = args.year or 2022
+    year = args.data_year or 2022
     if args.communes or args.practitioners or args.network:
         missing = [n for n in ("network", "communes", "practitioners") if not getattr(args, n)]
         if missing:

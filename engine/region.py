@@ -237,6 +237,9 @@ class Region:
     def expected_supply(self, *, year: int | None = None, retirement_age: float | None = 65.0,
                         draws: int = 200, seed: int = 0) -> np.ndarray:
         """Expected supply per commune in ``year`` if GPs stop once over ``retirement_age``."""
+        if year is not None and int(year) < self.year:
+            raise InputError(f"planning year {year} is before the data year {self.year} of region "
+                             f"{self.name!r}; plan for {self.year} or later")
         act = self.gp_activity()
         if year is None or retirement_age is None:
             keep = np.ones(len(act))

@@ -57,7 +57,7 @@ def test_forecast_is_the_main_job(tmp_path):
 
 
 def test_optimize_and_isochrones(tmp_path):
-    assert run("optimize", "--new", "4", "--plan-year", "2027", "--out", str(tmp_path / "o"), "--quiet") == 0
+    assert run("optimize", "--new", "4", "--year", "2027", "--data-year", "2022", "--out", str(tmp_path / "o"), "--quiet") == 0
     inst = pd.read_csv(tmp_path / "o" / "installations.csv", dtype={"code_commune": str})
     assert list(inst["rank"]) == [1, 2, 3, 4]
     assert run("isochrones", "--minutes", "5,10", "--out", str(tmp_path / "i"), "--quiet") == 0

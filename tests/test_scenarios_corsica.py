@@ -112,6 +112,8 @@ def test_optimizer_candidates_and_msp(corse_region):
     assert set(res["code_commune"]) <= {"2A004", "2B033", "2B096"} and (res["gps"] == 3).all()
     with pytest.raises(InputError, match="not in region"):
         optimize_installations(corse_region, 1, candidates=["75056"])
+    with pytest.raises(InputError, match="before the data year 2022"):
+        optimize_installations(corse_region, 1, year=2010)
 
 
 def test_greedy_on_corsica_incremental_equals_full(corse_region):
