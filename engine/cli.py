@@ -100,32 +100,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_CLIENTS: list = []
-
-
-def _client(args, progress: _Progress):
-    """The Dask client of ``--scheduler``, connected once per command and closed by main."""
-    address = getattr(args, "scheduler", None)
-    if not address:
-        return None
-    if not _CLIENTS:
-        from engine.distributed import connect
-
-        progress.say(f"connecting to the Dask scheduler {address} ...")
-        try:
-            _CLIENTS.append(connect(address))
-        except ImportError as exc:  # pragma: no cover - depends on the installation
-            raise _Usage(f"--scheduler: {exc}") from None
-    return _CLIENTS[0]
-
-
-def _close_clients() -> None:
-    from engine.distributed import disconnect
-
-    while _CLIENTS:
-        disconnect(_CLIENTS.pop())
-
-
 class _Progress:
     """A tqdm bar on a terminal, nothing otherwise or with --quiet."""
 
@@ -154,6 +128,22 @@ class _Progress:
                 self._bar.close()
                 self._bar = None
         return update
+
+
+def _client(args, progress: _Progress):
+    """The Dask client of ``--scheduler``, connected once per command; main closes it."""
+    address = getattr(args, "scheduler", None)
+    if not address:
+        return None
+    if getattr(args, "client", None) is None:
+        from engine.distributed import connect
+
+        progress.say(f"connecting to the Dask scheduler {address} ...")
+        try:
+            args.client = connect(address)
+        except ImportError as exc:  # pragma: no cover - depends on the installation
+            raise _Usage(f"--scheduler: {exc}") from None
+    return args.client
 
 
 def _region(args, progress: _Progress):
@@ -361,7 +351,10 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     finally:
-        _close_clients()
+        if getattr(args, "client", None) is not None:
+            from engine.distributed import disconnect
+
+            disconnect(args.client)
     if not getattr(args, "quiet", False) and result:
         out = getattr(args, "out", None)
         where = f" -> {out}" if out and args.command != "data" else ""
