@@ -120,3 +120,17 @@ def spatial_availability(demand, supply, times, decay, alpha=1.0):
             for i in range(n):
                 out[i] += supply[j] * pa[i] * w[i, j] / tot
     return out
+
+
+def chain_sums(values, group_start, reverse=False):
+    """Sum of each group ``values[group_start[g]:group_start[g + 1]]``, in order (or reversed)."""
+    out = []
+    for g in range(len(group_start) - 1):
+        part = list(values[group_start[g]:group_start[g + 1]])
+        if reverse:
+            part.reverse()
+        total = 0.0
+        for v in part:
+            total += v
+        out.append(total)
+    return np.array(out, dtype=np.float64)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import naive
 import numpy as np
 import osmium
 import pytest
@@ -10,7 +11,7 @@ from osmium.osm.mutable import Node, Way
 import engine
 from engine.errors import NetworkError
 from engine.routing.matrix import travel_times
-from engine.routing.pbf import stream_pbf_network, write_synthetic_osm
+from engine.routing.pbf import _chain_sums, stream_pbf_network, write_synthetic_osm
 
 _ARRAYS = ("indptr", "indices", "travel_time_s", "length_m", "lon", "lat", "osmid")
 
@@ -47,6 +48,17 @@ def test_uncontracted_equals_osmnx_xml(grid_files):
 def test_uncontracted_equals_table_pbf_reader(grid_files):
     pbf, _ = grid_files
     _assert_same_network(stream_pbf_network(pbf, contract=False), engine.load_network(pbf))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_chain_sums_kernel_equals_naive_twin(seed):
+    rng = np.random.default_rng(seed)
+    values = rng.exponential(10.0, 500) * 10.0 ** rng.integers(-6, 6, 500)
+    starts = np.unique(np.concatenate([[0], rng.integers(0, 500, 60), [500]])).astype(np.int64)
+    for reverse in (False, True):
+        # Same additions in the same order: equal to the last bit.
+        assert np.array_equal(_chain_sums(values, starts, reverse),
+                              naive.chain_sums(values, starts, reverse))
 
 
 def test_load_network_contract_streams(grid_files):
