@@ -3,7 +3,8 @@
 The public API:
 
 - :func:`load_network` and :class:`RoadNetwork`: OSM road networks as CSR arrays.
-- :func:`travel_times` and :class:`TravelTimeMatrix`: bounded sparse travel-time matrices.
+- :func:`travel_times` and :class:`TravelTimeMatrix`: bounded sparse travel-time matrices;
+  :func:`nearest_travel_times`: time to the nearest of many sources in one search.
 - :func:`isochrones`: travel-time polygons around sources.
 - :mod:`engine.apl`: floating-catchment measures and the official DREES APL.
 """
@@ -11,7 +12,7 @@ The public API:
 from engine import settings
 from engine.errors import InputError, NetworkError
 from engine.routing.loaders import load_network
-from engine.routing.matrix import TravelTimeMatrix, travel_times
+from engine.routing.matrix import TravelTimeMatrix, nearest_travel_times, travel_times
 from engine.routing.network import RoadNetwork
 from engine.routing.speeds import SpeedModel, legal_speeds
 
@@ -26,6 +27,7 @@ __all__ = [
     "isochrones",
     "legal_speeds",
     "load_network",
+    "nearest_travel_times",
     "settings",
     "travel_times",
 ]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from engine.errors import InputError
 
-EPILOG_COMPUTE = "example:\n  apl compute --out out/corse\n  apl compute --communes my.gpkg --practitioners gps.csv --network roads.osm.pbf --out out/mine"
+EPILOG_COMPUTE = "example:\n  apl compute --out out/corse\n  apl compute --communes my.gpkg --practitioners gps.csv --network roads.osm.pbf --out out/mine\n  apl compute --network data/france-drive.npz --communes france.gpkg --practitioners gps.csv --no-isochrones"
 EPILOG_FORECAST = "example:\n  apl forecast --scenario scenarios/retirement-hazard.toml --draws 500 --out out/forecast"
 EPILOG_OPTIMIZE = "example:\n  apl optimize --new 10 --year 2027 --out out/optimize"
 EPILOG_ISO = "example:\n  apl isochrones --minutes 10,15,20 --out out/iso"
@@ -62,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compute", help="APL per commune (all GPs and GPs aged 65 or less), classes, zoning",
                        epilog=EPILOG_COMPUTE, formatter_class=fmt)
     _common(p, out_default="out/compute")
+    p.add_argument("--isochrones", action=argparse.BooleanOptionalAction, default=True,
+                   help="draw the 10/15/20-minute isochrones around GPs (isochrones.gpkg, map); "
+                        "--no-isochrones skips them, for national runs where drawing the polygons "
+                        "takes longer than the APL (default: draw)")
 
     p = sub.add_parser("forecast", help="year-by-year forecast of deficits under a scenario (the main job)",
                        epilog=EPILOG_FORECAST, formatter_class=fmt)
@@ -190,13 +194,17 @@ def cmd_compute(args, progress) -> dict:
     nodes, _ = region.network.snap(gps["lon"].to_numpy(), gps["lat"].to_numpy())
     minutes = travel_time_to_nearest(region.network, sorted(set(nodes.tolist())), max_minutes=60)
     raster = rasterize_travel_time(region.network, minutes)
-    progress.say("isochrones around GPs (10, 15, 20 min) ...")
-    iso = isochrones(region.network, sorted(set(nodes.tolist())), minutes=(10, 15, 20), dissolve=True)
+    iso = None
+    if args.isochrones:
+        progress.say("isochrones around GPs (10, 15, 20 min) ...")
+        iso = isochrones(region.network, sorted(set(nodes.tolist())), minutes=(10, 15, 20),
+                         dissolve=True)
 
     def write(tmp: Path) -> None:
         outputs.write_communes(table, tmp)
         outputs.write_table(summary, tmp / "zoning_summary.csv")
-        outputs.write_isochrones(iso, tmp / "isochrones.gpkg")
+        if iso is not None:
+            outputs.write_isochrones(iso, tmp / "isochrones.gpkg")
         write_geotiff(tmp / "travel_time_to_gp.tif", *raster)
         maps.map_apl_png(table, tmp / "map_apl.png", title=f"APL aux médecins généralistes — {region.name.title()}")
         maps.map_html(table, tmp / "map.html", practitioners_points=gps, isochrones=iso)

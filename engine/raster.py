@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from engine.outputs import atomic_path
-from engine.routing.matrix import travel_times
+from engine.routing.matrix import nearest_travel_times
 from engine.routing.network import RoadNetwork
 
 #: Value of raster cells with no data (off the network, or beyond the time bound).
@@ -47,11 +47,10 @@ def travel_time_to_nearest(
 ) -> np.ndarray:
     """Driving time from every network node to its nearest source node.
 
-    One bounded Dijkstra per distinct source on the reversed graph
-    (``travel_times(network, sources, reverse=True)``), then, for each node, the minimum
-    over sources. The minimum reads the matrix's CSR arrays directly (``np.minimum.at``)
-    rather than a scipy sparse ``min``, which would confuse a stored zero (the source node
-    itself) with an absent (unreached) entry.
+    One multi-source search on the reversed graph
+    (:func:`engine.routing.matrix.nearest_travel_times` with ``reverse=True``): its cost is
+    one pass over the area reached, whatever the number of sources, so a national map of
+    the time to the nearest GP stays cheap.
 
     Parameters
     ----------
@@ -72,18 +71,12 @@ def travel_time_to_nearest(
 
     Examples
     --------
-    >>> minutes = travel_time_to_nearest(net, net.snap(gp_lon, gp_lat))  # doctest: +SKIP
+    >>> nodes, _ = net.snap(gp_lon, gp_lat)  # doctest: +SKIP
+    >>> minutes = travel_time_to_nearest(net, nodes)  # doctest: +SKIP
     >>> float(minutes.max())  # doctest: +SKIP
     47.3
     """
-    sources = np.unique(np.asarray(source_nodes, dtype=np.int64).ravel())
-    out = np.full(network.n_nodes, np.inf)
-    if len(sources) == 0:
-        return out
-    matrix = travel_times(network, sources, reverse=True, max_minutes=max_minutes)
-    # With destinations=None the columns are the node indices themselves.
-    np.minimum.at(out, matrix.destinations[matrix.indices], matrix.minutes)
-    return out
+    return nearest_travel_times(network, source_nodes, max_minutes=max_minutes, reverse=True)
 
 
 def _default_bounds(x: np.ndarray, y: np.ndarray, pad: float, res: float):

@@ -42,6 +42,12 @@ def travel_time_rows(indptr, indices, weights, sources, limit=math.inf):
     return out
 
 
+def nearest_times(indptr, indices, weights, sources, limit=math.inf):
+    """Minutes from the nearest source to every node: the minimum over one Dijkstra each."""
+    rows = travel_time_rows(indptr, indices, weights, sources, limit)
+    return rows.min(axis=0) if len(rows) else np.full(len(indptr) - 1, np.inf)
+
+
 # --------------------------------------------------------------------------- floating catchment
 
 

@@ -31,7 +31,7 @@ def test_compute_writes_every_output(tmp_path, capsys):
     out = tmp_path / "compute"
     assert run("compute", "--out", str(out), "--quiet") == 0
     for name in ("communes.gpkg", "communes.csv", "zoning_summary.csv", "travel_time_to_gp.tif",
-                 "map_apl.png", "map.html", "report.html"):
+                 "map_apl.png", "map.html", "report.html", "isochrones.gpkg"):
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
     table = pd.read_csv(out / "communes.csv", dtype={"code_commune": str})
     assert len(table) == 360 and table["code_commune"].str.match(r"^2[AB]\d{3}$").all()
@@ -70,9 +70,11 @@ def test_optimize_and_isochrones(tmp_path):
 def test_own_files(tmp_path, corse_graphml):
     out = tmp_path / "own"
     code = run("compute", "--network", str(corse_graphml), "--communes", str(EXAMPLES / "communes.csv"),
-               "--practitioners", str(EXAMPLES / "practitioners.csv"), "--out", str(out), "--quiet")
+               "--practitioners", str(EXAMPLES / "practitioners.csv"), "--out", str(out), "--quiet",
+               "--no-isochrones")
     assert code == 0
     assert len(pd.read_csv(out / "communes.csv")) == 5
+    assert (out / "map.html").is_file() and not (out / "isochrones.gpkg").exists()
 
 
 def test_usage_errors_exit_2(tmp_path, capsys):

@@ -18,7 +18,7 @@ from scipy.sparse.csgraph import dijkstra as scipy_dijkstra
 
 from engine import settings as engine_settings
 from engine.errors import InputError
-from engine.routing.matrix import TravelTimeMatrix, travel_times
+from engine.routing.matrix import TravelTimeMatrix, nearest_travel_times, travel_times
 from engine.routing.network import RoadNetwork
 
 # --------------------------------------------------------------------------- strategies
@@ -107,6 +107,44 @@ def test_random_networks_against_naive_and_scipy(seed, integer_weights):
         limit = np.inf if bound is None else bound * 60
         ref = scipy_dijkstra(net.to_scipy(), indices=origins, limit=limit) / 60.0
         assert np.array_equal(m, ref)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(q=graphs(), n_sources=st.integers(1, 6), bound=st.sampled_from([None, 0.0, 0.05, 2.0]),
+       reverse=st.booleans())
+def test_nearest_equals_minimum_over_single_searches_exactly(q, n_sources, bound, reverse):
+    net = q
+    rng = np.random.default_rng(n_sources)
+    sources = rng.integers(0, net.n_nodes, n_sources)  # duplicates allowed
+    got = nearest_travel_times(net, sources, max_minutes=bound, reverse=reverse)
+    indptr, indices, weights = (net.reverse_csr() if reverse else
+                                (net.indptr, net.indices, net.travel_time_s))
+    limit = math.inf if bound is None else bound * 60
+    assert np.array_equal(got, naive.nearest_times(indptr, indices, weights, sources, limit))
+    rows = travel_times(net, sources, max_minutes=bound, reverse=reverse).to_dense()
+    assert np.array_equal(got, rows.min(axis=0))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_nearest_on_random_networks_against_naive(seed):
+    net = random_network(400, 1600, seed)
+    sources = np.random.default_rng(seed).integers(0, net.n_nodes, 25)
+    for bound in (None, 3.0):
+        limit = math.inf if bound is None else bound * 60
+        assert np.array_equal(
+            nearest_travel_times(net, sources, max_minutes=bound),
+            naive.nearest_times(net.indptr, net.indices, net.travel_time_s, sources, limit))
+
+
+def test_nearest_edge_cases():
+    net = random_network(50, 200, 3)
+    assert np.isinf(nearest_travel_times(net, [])).all()
+    t = nearest_travel_times(net, [4, 4, 9], max_minutes=0)
+    assert t[4] == 0 and t[9] == 0 and np.isinf(np.delete(t, [4, 9])).all()
+    with pytest.raises(InputError, match="max_minutes"):
+        nearest_travel_times(net, [0], max_minutes=-1)
+    with pytest.raises(InputError, match="not a node index"):
+        nearest_travel_times(net, [net.n_nodes])
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -306,6 +344,19 @@ def test_corsica_200_origins_equal_scipy(corse):
     ref = scipy_dijkstra(corse.to_scipy(), indices=origins, limit=1200.0) / 60.0
     assert np.array_equal(m.to_dense(), ref)
     assert m.nnz == np.isfinite(ref).sum() > 200 * 100
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_corsica_nearest_equals_minimum_over_sources(corse):
+    sources = np.random.default_rng(11).choice(corse.n_nodes, 300, replace=False)
+    for reverse in (False, True):
+        rows = travel_times(corse, sources, max_minutes=30, reverse=reverse)
+        expect = np.full(corse.n_nodes, np.inf)
+        np.minimum.at(expect, rows.indices, rows.minutes)
+        got = nearest_travel_times(corse, sources, max_minutes=30, reverse=reverse)
+        assert np.array_equal(got, expect)
+        assert np.isfinite(got).sum() > corse.n_nodes // 2
 
 
 @pytest.mark.realdata

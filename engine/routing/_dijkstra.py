@@ -18,29 +18,39 @@ _INF = np.inf
 
 
 @njit(cache=True, nogil=True)
-def _sssp_bounded(indptr, indices, weights, source, limit, n_targets, target_pos, check_targets,
+def _sssp_bounded(indptr, indices, weights, seeds, limit, n_targets, target_pos, check_targets,
                   dist, touched, hd, hn, cols, vals, nnz):
-    """One bounded Dijkstra from ``source``, writing settled targets to ``cols``/``vals``.
+    """One bounded Dijkstra from the nodes ``seeds`` (all at time 0), writing settled targets.
 
-    Targets are written from position ``nnz`` on, in the order they are settled (so by
-    non-decreasing time); ``cols``/``vals`` must have room for ``n_targets`` more
-    entries. ``dist`` must be all ``inf`` on entry and is left so. The lazy heap
-    ``hd``/``hn`` must hold ``n_edges + 1`` entries: each push follows a successful
-    relaxation, so that bound is never exceeded, and a fixed buffer keeps array
-    reallocation out of the hot loop. Returns ``(nnz, relaxations)``.
+    One seed is the usual single-source search; several give, at every node, the time
+    from the nearest seed (a multi-source search: the same float64 sums as the minimum
+    over single-source searches, since ``x + w`` rounds monotonically in ``x``).
+    Targets are written to ``cols``/``vals`` from position ``nnz`` on, in the order they
+    are settled (so by non-decreasing time); ``cols``/``vals`` must have room for
+    ``n_targets`` more entries. ``dist`` must be all ``inf`` on entry and is left so. The
+    lazy heap ``hd``/``hn`` must hold ``n_edges + len(seeds)`` entries: each push beyond
+    the seeds follows a successful relaxation, so that bound is never exceeded, and a
+    fixed buffer keeps array reallocation out of the hot loop. Returns
+    ``(nnz, relaxations)``.
     """
     n_touched = 0
     found = 0
     relax = 0
-    dist[source] = 0.0
-    touched[n_touched] = source
-    n_touched += 1
     # 4-ary min-heap of (time, node) in two parallel arrays, written out by hand: numba's
     # inlining of helper functions measured 3x slower here, and four children per node
     # (half the depth of a binary heap, children in one cache line) measured ~25% faster.
-    hd[0] = 0.0
-    hn[0] = source
-    size = 1
+    # Seeds all have time 0, so any order of them is a valid heap.
+    size = 0
+    for k in range(seeds.shape[0]):
+        source = seeds[k]
+        if dist[source] == 0.0:  # a repeated seed
+            continue
+        dist[source] = 0.0
+        touched[n_touched] = source
+        n_touched += 1
+        hd[size] = 0.0
+        hn[size] = source
+        size += 1
     while size > 0:
         d = hd[0]
         u = hn[0]
@@ -148,7 +158,7 @@ def _run_chunk(indptr, indices, weights, sources, limit, n_targets, target_pos):
             cols = c2
             vals = v2
         start = nnz
-        nnz, relax = _sssp_bounded(indptr, indices, weights, np.int32(sources[k]), limit,
+        nnz, relax = _sssp_bounded(indptr, indices, weights, sources[k:k + 1], limit,
                                    n_targets, target_pos, check_targets, dist, touched, hd, hn,
                                    cols, vals, nnz)
         relax_total += relax
@@ -184,3 +194,21 @@ def _bounded_dijkstra(indptr, indices, weights, sources, limit, n_targets, targe
         out_vals[c] = vals
         relax[c] = r
     return out_counts, out_cols, out_vals, relax.sum()
+
+
+@njit(cache=True, nogil=True)
+def _nearest_seed(indptr, indices, weights, seeds, limit):
+    """Time from the nearest of ``seeds`` to every node (``inf`` beyond ``limit``): one search."""
+    n = indptr.shape[0] - 1
+    dist = np.full(n, _INF)
+    touched = np.empty(n, np.int32)
+    hd = np.empty(indices.shape[0] + seeds.shape[0], np.float64)
+    hn = np.empty(indices.shape[0] + seeds.shape[0], np.int32)
+    cols = np.empty(n, np.int32)
+    vals = np.empty(n, np.float64)
+    nnz, relax = _sssp_bounded(indptr, indices, weights, seeds, limit, n, np.arange(n, dtype=np.int32),
+                               False, dist, touched, hd, hn, cols, vals, 0)
+    out = np.full(n, _INF)
+    for k in range(nnz):
+        out[cols[k]] = vals[k]
+    return out, relax

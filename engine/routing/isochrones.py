@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from engine.errors import InputError
-from engine.routing.matrix import _as_node_indices, travel_times
+from engine.routing.matrix import _as_node_indices, nearest_travel_times, travel_times
 from engine.routing.network import RoadNetwork
 
 if TYPE_CHECKING:
@@ -199,22 +199,22 @@ def isochrones(
         indptr, heads, weights = network.reverse_csr()
     else:
         indptr, heads, weights = network.indptr, network.indices, network.travel_time_s
-    m = travel_times(network, src, max_minutes=float(bands[-1]), reverse=reverse)
-    rows = [m.row(i) for i in range(len(src))]
     if dissolve:
-        # The time to the nearest source: the minimum over the per-source rows.
-        cols = np.concatenate([r[0] for r in rows])
-        vals = np.concatenate([r[1] for r in rows])
-        order = np.lexsort((vals, cols))
-        cols, vals = cols[order], vals[order]
-        first = np.ones(len(cols), dtype=bool)
-        first[1:] = cols[1:] != cols[:-1]
-        rows = [(cols[first], vals[first])]
+        # The time to the nearest source, in one multi-source search: the union of
+        # thousands of sources costs one pass over the area reached.
+        nearest = nearest_travel_times(network, src, max_minutes=float(bands[-1]),
+                                       reverse=reverse)
+        reached = np.flatnonzero(np.isfinite(nearest))
+        rows = [(reached, nearest[reached])]
+    else:
+        # destinations=None: the matrix's columns are the node indices themselves.
+        m = travel_times(network, src, max_minutes=float(bands[-1]), reverse=reverse)
+        rows = [m.row(i) for i in range(len(src))]
 
     time_of = np.full(network.n_nodes, np.inf)
     geoms = []
-    for reached, times in rows:
-        nodes = m.destinations[reached]
+    for nodes, times in rows:
+        nodes = np.asarray(nodes, dtype=np.int64)
         starts, ends = indptr[nodes], indptr[nodes + 1]
         counts = ends - starts
         edge_tail = np.repeat(np.arange(len(nodes)), counts)
@@ -227,7 +227,7 @@ def isochrones(
         time_of[nodes] = np.inf
         x, y = to_utm.transform(np.concatenate([network.lon[nodes], network.lon[edge_head]]),
                                 np.concatenate([network.lat[nodes], network.lat[edge_head]]))
-        polys = _reached_geometry(bands, times, nodes.astype(np.int64), edge_tail, edge_head,
+        polys = _reached_geometry(bands, times, nodes, edge_tail, edge_head,
                                   weights[edge] / 60.0,
                                   head_time, np.asarray(x), np.asarray(y), buffer_m)
         geoms.append(polys)

@@ -10,7 +10,7 @@ import scipy.sparse as sp
 
 from engine import settings
 from engine.errors import InputError
-from engine.routing._dijkstra import _bounded_dijkstra
+from engine.routing._dijkstra import _bounded_dijkstra, _nearest_seed
 from engine.routing.network import RoadNetwork
 
 
@@ -139,6 +139,18 @@ def _as_node_indices(values, n_nodes: int, name: str) -> np.ndarray:
     return arr
 
 
+def _check_max_minutes(max_minutes) -> float | None:
+    if max_minutes is None:
+        return None
+    try:
+        max_minutes = float(max_minutes)
+    except (TypeError, ValueError):
+        raise InputError(f"max_minutes must be a number of minutes, got {max_minutes!r}") from None
+    if not (max_minutes >= 0):
+        raise InputError(f"max_minutes must be >= 0 (or None for no bound), got {max_minutes!r}")
+    return max_minutes
+
+
 def travel_times(
     network: RoadNetwork,
     origins,
@@ -203,13 +215,7 @@ def travel_times(
     if client is not None and (isinstance(chunk_size, bool)
                                or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1):
         raise InputError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-    if max_minutes is not None:
-        try:
-            max_minutes = float(max_minutes)
-        except (TypeError, ValueError):
-            raise InputError(f"max_minutes must be a number of minutes, got {max_minutes!r}") from None
-        if not (max_minutes >= 0):
-            raise InputError(f"max_minutes must be >= 0 (or None for no bound), got {max_minutes!r}")
+    max_minutes = _check_max_minutes(max_minutes)
     n = network.n_nodes
     src = _as_node_indices(origins, n, "origins")
     if destinations is None:
@@ -258,3 +264,67 @@ def travel_times(
         origins=src, destinations=dst, indptr=out_indptr, indices=cols, minutes=minutes,
         max_minutes=max_minutes, reverse=reverse, stats=stats,
     )
+
+
+def nearest_travel_times(
+    network: RoadNetwork,
+    sources,
+    *,
+    max_minutes: float | None = None,
+    reverse: bool = False,
+) -> np.ndarray:
+    """Minutes from the nearest source to every node, in one multi-source search.
+
+    The search starts from every source at once, so its cost is that of one search over
+    the area reached, whatever the number of sources (a national map of the time to the
+    nearest GP is one pass over the network, not one search per GP). Each time equals the
+    minimum over sources of :func:`travel_times` from that source, to the last bit: a
+    multi-source Dijkstra adds the same edge times along the same paths, and ``x + w``
+    rounds monotonically in ``x``.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        The road network.
+    sources : array-like of int
+        Node indices of the sources; duplicates are allowed.
+    max_minutes : float, optional
+        Stop beyond this time; nodes farther from every source get ``inf``.
+    reverse : bool
+        Times *to* the nearest source (search on the reversed graph): how long a patient
+        at each node drives to the nearest doctor.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 of length ``network.n_nodes``: minutes, 0 at the sources, ``inf`` where
+        no source is reached within ``max_minutes`` (or at all).
+
+    Raises
+    ------
+    InputError
+        On node indices out of range or a negative or NaN bound.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from engine.routing.network import RoadNetwork
+    >>> net = RoadNetwork.from_edges(np.array([0, 1, 1, 2]), np.array([1, 0, 2, 1]),
+    ...                              np.array([60.0, 60.0, 120.0, 120.0]),
+    ...                              np.array([1000.0, 1000.0, 2000.0, 2000.0]),
+    ...                              np.array([9.0, 9.01, 9.02]), np.array([42.0, 42.0, 42.0]),
+    ...                              np.array([10, 11, 12]))
+    >>> nearest_travel_times(net, [0, 2])
+    array([0., 1., 0.])
+    """
+    max_minutes = _check_max_minutes(max_minutes)
+    src = _as_node_indices(sources, network.n_nodes, "sources")
+    if len(src) == 0:
+        return np.full(network.n_nodes, np.inf)
+    if reverse:
+        indptr, indices, weights = network.reverse_csr()
+    else:
+        indptr, indices, weights = network.indptr, network.indices, network.travel_time_s
+    limit = np.inf if max_minutes is None else max_minutes * 60.0
+    seconds, _ = _nearest_seed(indptr, indices, weights, src, limit)
+    return seconds / 60.0
