@@ -41,7 +41,7 @@ _LABELS = {
     "population_in_deficit": "Population encore sous-dense",
     "pop_under_2_5_mean": "Population < 2,5", "pop_under_2_5_p10": "P10", "pop_under_2_5_p90": "P90",
     "share_under_2_5_mean": "Part < 2,5", "communes_new_deficit": "Nouvelles communes < 2,5",
-    "active_gps_mean": "Médecins actifs",
+    "active_gps_mean": "Médecins actifs", "mean_apl": "APL moyen",
 }
 
 _CSS = """
@@ -89,6 +89,10 @@ td { border-bottom: 1px solid var(--line); padding: 7px 10px; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.num { white-space: nowrap; }
 tr:last-child td { border-bottom: none; }
+table.zoning th, table.zoning td { padding: 6px 7px; }
+table.zoning th { text-transform: none; letter-spacing: 0; font-size: 12.5px; }
+table.zoning th.group { text-align: center; border-bottom: 1px solid var(--line); }
+table.zoning tr.total td { font-weight: 600; border-top: 2px solid var(--line); }
 .bar { height: 12px; border-radius: 6px; background: #dfe4ea; overflow: hidden; min-width: 40px; }
 .bar span { display: block; height: 100%; }
 .prob { display: inline-block; width: 70px; height: 8px; background: #eee; border-radius: 4px;
@@ -312,6 +316,45 @@ def _table(df: pd.DataFrame, *, table_id: str | None = None, max_rows: int | Non
         out += Markup('<p class="note">… et {} autres lignes (voir le fichier CSV).</p>').format(
             len(df) - max_rows)
     return out
+
+
+def _zoning_table(summary: pd.DataFrame) -> Markup:
+    """The zoning summary with one column group per class: communes, population, share.
+
+    Columns other than the per-class triples (``departement``, ``communes``, ``population``,
+    ``mean_apl``) come first with their French labels; unknown extra columns are kept.
+    """
+    df = pd.DataFrame(summary)
+    if "departement" not in df.columns and not isinstance(df.index, pd.RangeIndex):
+        df = df.rename_axis("departement").reset_index()  # as engine.apl.zoning_summary returns it
+    grouped = [c for c in CLASSES
+               if all(f"{k}_{c}" in df.columns for k in ("communes", "population", "share"))]
+    if not grouped:
+        return _table(df)
+    per_class = {f"{k}_{c}" for c in grouped for k in ("communes", "population", "share")}
+    lead = [c for c in df.columns if c not in per_class]
+    top, sub = [], []
+    for c in lead:
+        cls = Markup(' class="num"') if pd.api.types.is_numeric_dtype(df[c]) else Markup("")
+        top.append(Markup('<th rowspan="2"{}>{}</th>').format(cls, _label(str(c))))
+    for c in grouped:
+        top.append(Markup('<th colspan="3" class="group"><span class="chip {}">{}</span></th>')
+                   .format(c, CLASSES[c][0]))
+        sub.extend(Markup('<th class="num">{}</th>').format(t)
+                   for t in ("Communes", "Habitants", "Part"))
+    body = []
+    for _, rec in df.iterrows():
+        cells = []
+        for c in lead + [f"{k}_{c}" for c in grouped for k in ("communes", "population", "share")]:
+            value = "Ensemble" if c == "departement" and str(rec[c]) == "total" else rec[c]
+            text, is_num = _cell(str(c), value)
+            cls = Markup(' class="num"') if is_num else Markup("")
+            cells.append(Markup("<td{}>{}</td>").format(cls, text))
+        row_cls = Markup(' class="total"') if str(rec.get("departement")) == "total" else Markup("")
+        body.append(Markup("<tr{}>").format(row_cls) + Markup("").join(cells) + Markup("</tr>"))
+    return (Markup('<table class="zoning"><thead><tr>') + Markup("").join(top)
+            + Markup("</tr><tr>") + Markup("").join(sub) + Markup("</tr></thead><tbody>")
+            + Markup("").join(body) + Markup("</tbody></table>"))
 
 
 def _by_class(communes) -> tuple[list[dict], dict]:
@@ -545,7 +588,7 @@ def write_report(
         gps=_gps(forecast_summary), maps={"apl": uris.get("apl"), "forecast": uris.get("forecast")},
         extra_maps=[(k, v) for k, v in uris.items() if k not in ("apl", "forecast")],
         by_class=by_class, totals=totals,
-        zoning_table=_table(pd.DataFrame(zoning_summary)) if zoning_summary is not None and len(zoning_summary) else None,
+        zoning_table=_zoning_table(zoning_summary) if zoning_summary is not None and len(zoning_summary) else None,
         forecast_chart=forecast_chart, forecast_table=forecast_table,
         new_deficit=new_rows, new_deficit_more=new_more, installations=inst_html, meta=meta_items,
     )

@@ -394,6 +394,25 @@ def test_report_is_self_contained(tmp_path):
     assert "ODbL" in text and "42" in text
 
 
+def test_report_zoning_table_is_grouped_by_class(tmp_path):
+    from engine.apl import zoning_summary
+
+    communes = make_communes()
+    known = communes.dropna(subset=["apl"])
+    codes = np.where(np.arange(len(known)) % 2 == 0, "01001", "02001")  # two départements
+    zs = zoning_summary(known["apl"], known["pop_totale"], known["pop_totale"], code_commune=codes)
+    # As engine.apl returns it (indexed by département) and as the CLI writes it (a column).
+    for frame in (zs, zs.rename_axis("departement").reset_index()):
+        path = report.write_report(tmp_path / "r.html", region_name="X", communes=communes,
+                                   zoning_summary=frame)
+        text = path.read_text(encoding="utf-8")
+        table = text[text.index('<table class="zoning">'):]
+        table = table[:table.index("</table>")]
+        assert table.count('colspan="3"') == 3
+        assert "APL moyen" in table and "Ensemble" in table and "Département" in table
+        assert "Share" not in table and "Mean" not in table and ">total<" not in table
+
+
 def test_report_minimal(tmp_path):
     path = report.write_report(tmp_path / "r.html", region_name="X", communes=make_communes(),
                                zoning_summary=None)
