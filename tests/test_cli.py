@@ -141,6 +141,22 @@ def test_data_network_streams_a_pbf_to_a_cache(tmp_path, mirror, capsys):
     assert "needs a network file" in capsys.readouterr().err
 
 
+def test_data_fetch_offline_and_usage(tmp_path, monkeypatch, capsys):
+    import osmnx as ox
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("Max retries exceeded with url: nominatim")
+
+    monkeypatch.setattr(ox, "graph_from_place", offline)  # tests never download
+    out = tmp_path / "bastia.graphml"
+    assert run("data", "fetch", "Bastia, France", "--out", str(out), "--quiet") == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Bastia, France" in err[0] and "online" in err[0]
+    assert not out.exists()
+    assert run("data", "fetch", "--out", str(out)) == 2
+    assert "needs a place name" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("command", ["compute", "forecast", "optimize", "isochrones", "data"])
 def test_help_has_an_example(command, capsys):
     with pytest.raises(SystemExit) as e:

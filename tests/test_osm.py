@@ -369,3 +369,78 @@ def test_saint_barthelemy_xml_gz(sbh_xml, sbh_pbf, tmp_path):
     net = engine.load_network(path)
     _assert_same_network(net, engine.load_network(sbh_pbf))
     _check_routable(net)
+
+
+# ---------------------------------------------------------------------- osmnx downloads
+# Never online in tests: osmnx's download functions are replaced by a graph osmnx builds from
+# the Saint-Barthélemy extract, so the in-memory download path is checked against the GraphML
+# that `fetch_graphml` writes (the path validated on Corsica).
+
+
+@pytest.fixture(scope="module")
+def sbh_osmnx_graph(sbh_xml, tmp_path_factory):
+    """What ``osmnx.graph_from_place`` returns: a simplified graph of highways (clipped ways cut)."""
+    import osmnx as ox
+
+    from engine.routing.osm import _write_highway_subset
+
+    subset = tmp_path_factory.mktemp("sbh-osmnx") / "highways.osm"
+    _write_highway_subset(sbh_xml, subset)
+    return ox.graph_from_xml(subset, simplify=True, retain_all=False)
+
+
+def test_download_equals_fetched_graphml(sbh_osmnx_graph, monkeypatch, tmp_path):
+    import osmnx as ox
+
+    from engine.routing.loaders import fetch_graphml
+
+    calls = []
+
+    def fake_place(query, **kwargs):
+        calls.append(("place", query, kwargs))
+        return sbh_osmnx_graph.copy()
+
+    def fake_bbox(bbox, **kwargs):
+        calls.append(("bbox", bbox, kwargs))
+        return sbh_osmnx_graph.copy()
+
+    monkeypatch.setattr(ox, "graph_from_place", fake_place)
+    monkeypatch.setattr(ox, "graph_from_bbox", fake_bbox)
+    # Simplified osmnx graphs hold list-valued tags on merged edges; both paths must agree on them.
+    assert any(isinstance(d.get("highway"), list) or isinstance(d.get("maxspeed"), list)
+               for _, _, d in sbh_osmnx_graph.edges(data=True))
+
+    by_place = engine.load_network("Saint-Barthélemy, France")
+    by_bbox = engine.load_network((-62.95, 17.86, -62.78, 17.97))
+    saved = fetch_graphml("Saint-Barthélemy, France", tmp_path / "net" / "sbh.graphml")
+    from_file = engine.load_network(saved)
+
+    assert [c[0] for c in calls] == ["place", "bbox", "place"]
+    assert calls[1][1] == (-62.95, 17.86, -62.78, 17.97)  # (west, south, east, north) as osmnx 2 wants
+    assert all(c[2]["network_type"] == "drive" for c in calls)
+    assert by_place.meta["format"] == "osmnx-download"
+    _assert_same_network(by_place, from_file)
+    _assert_same_network(by_bbox, from_file)
+    assert not list(saved.parent.glob("*.tmp"))
+    _check_routable(by_place)
+
+
+def test_download_offline_is_a_clear_error(monkeypatch, tmp_path):
+    import osmnx as ox
+
+    from engine.errors import NetworkError
+    from engine.routing.loaders import fetch_graphml
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("Max retries exceeded with url: nominatim")
+
+    monkeypatch.setattr(ox, "graph_from_place", offline)
+    monkeypatch.setattr(ox, "graph_from_bbox", offline)
+    with pytest.raises(NetworkError, match="offline, pass a local .graphml"):
+        engine.load_network("Bastia, France")
+    with pytest.raises(NetworkError, match="offline, pass a local .graphml"):
+        engine.load_network((9.4, 42.6, 9.5, 42.8))
+    out = tmp_path / "bastia.graphml"
+    with pytest.raises(NetworkError, match="is the machine online"):
+        fetch_graphml("Bastia, France", out)
+    assert not out.exists() and not list(tmp_path.iterdir())
