@@ -293,6 +293,17 @@ def _cell(col: str, value) -> tuple[str, bool]:
     return str(value), False
 
 
+def _row(columns, values, *, row_class: str | None = None) -> Markup:
+    """One ``<tr>`` of formatted cells (see :func:`_cell`)."""
+    cells = []
+    for c, v in zip(columns, values, strict=True):
+        text, is_num = _cell(str(c), v)
+        cls = Markup(' class="num"') if is_num else Markup("")
+        cells.append(Markup("<td{}>{}</td>").format(cls, text))
+    opening = Markup('<tr class="{}">').format(row_class) if row_class else Markup("<tr>")
+    return opening + Markup("").join(cells) + Markup("</tr>")
+
+
 def _table(df: pd.DataFrame, *, table_id: str | None = None, max_rows: int | None = None) -> Markup:
     """Render any DataFrame as a formatted HTML table (escaped)."""
     rows = df if max_rows is None else df.head(max_rows)
@@ -301,14 +312,7 @@ def _table(df: pd.DataFrame, *, table_id: str | None = None, max_rows: int | Non
     for c in df.columns:
         cls = ' class="num"' if numeric[c] else ""
         head.append(Markup("<th{}>{}</th>").format(Markup(cls), _label(str(c))))
-    body = []
-    for rec in rows.itertuples(index=False):
-        cells = []
-        for c, v in zip(df.columns, rec, strict=True):
-            text, is_num = _cell(str(c), v)
-            cls = Markup(' class="num"') if is_num else Markup("")
-            cells.append(Markup("<td{}>{}</td>").format(cls, text))
-        body.append(Markup("<tr>") + Markup("").join(cells) + Markup("</tr>"))
+    body = [_row(df.columns, rec) for rec in rows.itertuples(index=False)]
     ident = Markup(' id="{}"').format(table_id) if table_id else Markup("")
     out = (Markup("<table{}><thead><tr>").format(ident) + Markup("").join(head)
            + Markup("</tr></thead><tbody>") + Markup("").join(body) + Markup("</tbody></table>"))
@@ -324,14 +328,14 @@ def _zoning_table(summary: pd.DataFrame) -> Markup:
     Columns other than the per-class triples (``departement``, ``communes``, ``population``,
     ``mean_apl``) come first with their French labels; unknown extra columns are kept.
     """
-    df = pd.DataFrame(summary)
+    df = pd.DataFrame(summary).copy()
     if "departement" not in df.columns and not isinstance(df.index, pd.RangeIndex):
         df = df.rename_axis("departement").reset_index()  # as engine.apl.zoning_summary returns it
     grouped = [c for c in CLASSES
                if all(f"{k}_{c}" in df.columns for k in ("communes", "population", "share"))]
     if not grouped:
         return _table(df)
-    per_class = {f"{k}_{c}" for c in grouped for k in ("communes", "population", "share")}
+    per_class = [f"{k}_{c}" for c in grouped for k in ("communes", "population", "share")]
     lead = [c for c in df.columns if c not in per_class]
     top, sub = [], []
     for c in lead:
@@ -342,16 +346,13 @@ def _zoning_table(summary: pd.DataFrame) -> Markup:
                    .format(c, CLASSES[c][0]))
         sub.extend(Markup('<th class="num">{}</th>').format(t)
                    for t in ("Communes", "Habitants", "Part"))
-    body = []
-    for _, rec in df.iterrows():
-        cells = []
-        for c in lead + [f"{k}_{c}" for c in grouped for k in ("communes", "population", "share")]:
-            value = "Ensemble" if c == "departement" and str(rec[c]) == "total" else rec[c]
-            text, is_num = _cell(str(c), value)
-            cls = Markup(' class="num"') if is_num else Markup("")
-            cells.append(Markup("<td{}>{}</td>").format(cls, text))
-        row_cls = Markup(' class="total"') if str(rec.get("departement")) == "total" else Markup("")
-        body.append(Markup("<tr{}>").format(row_cls) + Markup("").join(cells) + Markup("</tr>"))
+    columns = lead + per_class
+    is_total = (df["departement"].astype(str) == "total" if "departement" in df.columns
+                else pd.Series(False, index=df.index))
+    if "departement" in df.columns:
+        df["departement"] = df["departement"].where(~is_total, "Ensemble")
+    body = [_row(columns, rec, row_class="total" if total else None)
+            for rec, total in zip(df[columns].itertuples(index=False), is_total, strict=True)]
     return (Markup('<table class="zoning"><thead><tr>') + Markup("").join(top)
             + Markup("</tr><tr>") + Markup("").join(sub) + Markup("</tr></thead><tbody>")
             + Markup("").join(body) + Markup("</tbody></table>"))
