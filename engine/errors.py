@@ -11,6 +11,9 @@ from __future__ import annotations
 class InputError(ValueError):
     """Input data that cannot be used as it is.
 
+    The message reads ``FILE, line N, column 'C': what is wrong and what was expected``
+    (``key 'K'`` for a TOML key), naming only what is known.
+
     Parameters
     ----------
     message : str
@@ -18,11 +21,14 @@ class InputError(ValueError):
     path : str, optional
         The file at fault.
     row : int or str, optional
-        The row (1-based line, or an identifier) at fault.
+        The row at fault, for in-memory tables (a label of the DataFrame's index; the
+        engine's readers label rows with their file line).
     column : str, optional
-        The column or key at fault.
+        The column (as named in the file) or argument at fault.
     line : int, optional
-        The line of a text file (TOML, CSV) at fault.
+        The line of the file at fault, as the user's editor shows it.
+    key : str, optional
+        The key at fault in a TOML file (``retirement.age``).
     """
 
     def __init__(
@@ -33,23 +39,36 @@ class InputError(ValueError):
         row: object | None = None,
         column: str | None = None,
         line: int | None = None,
+        key: str | None = None,
     ) -> None:
         self.path = None if path is None else str(path)
         self.row = row
         self.column = column
         self.line = line
+        self.key = key
+        self.message = message
         where = []
         if self.path is not None:
-            where.append(self.path + (f":{line}" if line is not None else ""))
-        elif line is not None:
+            where.append(self.path)
+        if line is not None:
             where.append(f"line {line}")
-        if row is not None:
+        elif row is not None:
             where.append(f"row {row}")
-        if column is not None:
-            where.append(f"key {column!r}" if line is not None else f"column {column!r}")
+        if key is not None:
+            where.append(f"key {key!r}")
+        elif column is not None:
+            where.append(f"column {column!r}")
         prefix = (", ".join(where) + ": ") if where else ""
         super().__init__(prefix + message)
 
 
 class NetworkError(InputError):
     """A road network that cannot be read or routed on."""
+
+
+class InputWarning(UserWarning):
+    """Input that was used, but only after an assumption the user should know about."""
+
+
+class FarFromRoadWarning(InputWarning):
+    """A point farther than ``settings.max_snap_distance_m`` from any road node."""

@@ -1,16 +1,20 @@
 """Floating-catchment accessibility and the official French APL (DREES).
 
-- Decays (:mod:`engine.apl.decay`): :func:`step` (with :data:`DREES_DECAY`),
-  :func:`gaussian`, :func:`exponential`, :func:`gravity`, :func:`cumulative`.
+- Professions (:mod:`engine.apl.profession`): :func:`profession` (``"gp"``, general
+  practitioners, by default everywhere) and :class:`Profession`, read from TOML definitions.
+- Decays (:mod:`engine.apl.decay`): :func:`step`, :func:`gaussian`, :func:`exponential`,
+  :func:`gravity`, :func:`cumulative`; :data:`DREES_DECAY` is the GPs' decay.
 - Floating catchment (:mod:`engine.apl.fca`): :func:`two_step_fca`,
   :func:`three_step_fca`, :func:`balanced_fca`, :func:`spatial_availability`,
   :func:`catchment_weights`, :func:`fca_from_weights` and :class:`Catchment` for many
   supply scenarios on a fixed matrix.
-- DREES rules (:mod:`engine.apl.drees`): :func:`bounded_activity`,
-  :func:`standardised_population`, :func:`commune_matrix`, :func:`commune_supply`,
-  :func:`apl_communes`.
-- Zoning (:mod:`engine.apl.zoning`): :func:`classify`, :func:`zoning_summary`,
-  :func:`select_under_cap`.
+- Demand and supply (:mod:`engine.apl.demand`, :mod:`engine.apl.supply`):
+  :func:`standardised_population`, :func:`bounded_activity`,
+  :func:`practitioner_activity`, :func:`attach_practitioners`, :func:`supply_by_commune`,
+  :func:`commune_supply`.
+- Communes (:mod:`engine.apl.communes`): :func:`commune_matrix`, :func:`apl_communes`.
+- Zoning (:mod:`engine.apl.zoning`): :func:`classify`, :func:`class_index`,
+  :func:`zoning_summary`, :func:`zone_table`, :func:`select_under_cap`.
 
 Examples
 --------
@@ -21,28 +25,11 @@ Examples
 array([27., 18.])
 """
 
-from engine.apl.decay import (
-    DREES_DECAY,
-    Decay,
-    as_decay,
-    cumulative,
-    exponential,
-    gaussian,
-    gravity,
-    step,
-)
-from engine.apl.drees import (
-    AGE_BANDS,
-    DEFAULT_ACTIVITY,
-    FarFromRoadWarning,
-    apl_communes,
-    bounded_activity,
-    commune_matrix,
-    commune_supply,
-    drees_parameters,
-    standardised_population,
-)
+from engine.apl.communes import apl_communes, commune_matrix
+from engine.apl.decay import Decay, as_decay, cumulative, exponential, gaussian, gravity, step
+from engine.apl.demand import AGE_BANDS, commune_demand, standardised_population
 from engine.apl.fca import (
+    DREES_DECAY,
     Catchment,
     UnservedSupplyWarning,
     balanced_fca,
@@ -52,37 +39,63 @@ from engine.apl.fca import (
     three_step_fca,
     two_step_fca,
 )
-from engine.apl.zoning import CLASSES, classify, departement_of, select_under_cap, zoning_summary
+from engine.apl.profession import Profession, Zoning, ZoningClass, profession, shipped_professions
+from engine.apl.supply import (
+    attach_practitioners,
+    bounded_activity,
+    commune_supply,
+    practitioner_activity,
+    select_profession,
+    supply_by_commune,
+)
+from engine.apl.zoning import (
+    class_index,
+    classify,
+    departement_of,
+    select_under_cap,
+    zone_table,
+    zoning_summary,
+)
+from engine.errors import FarFromRoadWarning
 
 __all__ = [
     "AGE_BANDS",
-    "CLASSES",
-    "DEFAULT_ACTIVITY",
     "DREES_DECAY",
     "Catchment",
     "Decay",
     "FarFromRoadWarning",
+    "Profession",
     "UnservedSupplyWarning",
+    "Zoning",
+    "ZoningClass",
     "apl_communes",
     "as_decay",
+    "attach_practitioners",
     "balanced_fca",
     "bounded_activity",
     "catchment_weights",
+    "class_index",
     "classify",
+    "commune_demand",
     "commune_matrix",
     "commune_supply",
     "cumulative",
     "departement_of",
-    "drees_parameters",
     "exponential",
     "fca_from_weights",
     "gaussian",
     "gravity",
+    "practitioner_activity",
+    "profession",
+    "select_profession",
     "select_under_cap",
+    "shipped_professions",
     "spatial_availability",
     "standardised_population",
     "step",
+    "supply_by_commune",
     "three_step_fca",
     "two_step_fca",
+    "zone_table",
     "zoning_summary",
 ]

@@ -17,13 +17,14 @@ demand reaches (``sum_i W_ij P_i == 0``) gets a ratio of 0 and an
 from __future__ import annotations
 
 import warnings
-import weakref
 
 import numpy as np
 import scipy.sparse as sp
 
+from engine._validate import finite_vector
 from engine.apl import _kernels as K
-from engine.apl.decay import DREES_DECAY, as_decay
+from engine.apl.decay import as_decay
+from engine.apl.profession import profession as as_profession
 from engine.errors import InputError
 from engine.routing.matrix import TravelTimeMatrix
 
@@ -37,6 +38,11 @@ __all__ = [
     "three_step_fca",
     "two_step_fca",
 ]
+
+
+#: The decay of the default profession (general practitioners, DREES): under 10 min 1,
+#: 10 to 15 min 2/3, 15 to 20 min 1/3, 20 min or more 0; read from its definition file.
+DREES_DECAY = as_profession("gp").decay
 
 
 class UnservedSupplyWarning(UserWarning):
@@ -131,20 +137,9 @@ def catchment_weights(times, decay=DREES_DECAY) -> sp.csr_matrix:
 
 
 def _as_vector(values, n: int | None, name: str, *, allow_2d: bool = False) -> np.ndarray:
-    arr = np.asarray(values, dtype=np.float64)
-    if arr.ndim == 0 or arr.ndim > (2 if allow_2d else 1):
-        raise InputError(f"{name} must be {'1-D or 2-D' if allow_2d else '1-D'}, got shape "
-                         f"{arr.shape}")
-    if n is not None and arr.shape[0] != n:
-        raise InputError(f"{name} has {arr.shape[0]} entries but the matrix has {n}; "
-                         f"{name} must follow the matrix {'rows' if name == 'demand' else 'columns'}")
-    bad = ~np.isfinite(arr) | (arr < 0)
-    if bad.any():
-        idx = np.argwhere(bad)[0]
-        i = int(idx[0])
-        raise InputError(f"{name}[{', '.join(str(int(x)) for x in idx)}] = {arr[tuple(idx)]!r}; "
-                         f"{name} must be finite and non-negative", row=i, column=name)
-    return np.ascontiguousarray(arr)
+    follows = "the matrix rows" if name == "demand" else "the matrix columns"
+    return finite_vector(values, name, size=n, non_negative=True, allow_2d=allow_2d,
+                         what=f"{name} must follow {follows}")
 
 
 def _warn_unserved(cols: np.ndarray, what: str = "supply") -> None:
@@ -249,16 +244,12 @@ class Catchment:
     __call__ = accessibility
 
 
-_CACHE: dict = {}
-
-
 def fca_from_weights(weights, demand, supply, *, warn: bool = True) -> np.ndarray:
-    """2SFCA from a precomputed weight matrix, fast for many supply vectors.
+    """2SFCA from a precomputed weight matrix.
 
-    The demand side (``D_j = sum_i W_ij P_i``) is computed once per ``(weights, demand)``
-    pair and cached (the last few pairs, keyed on the matrix object and the demand values),
-    so repeated calls with a fixed matrix cost two sparse products. Do not modify
-    ``weights`` in place between calls; or hold a :class:`Catchment` yourself.
+    The demand side (``D_j = sum_i W_ij P_i``) is computed on every call; for many supply
+    vectors on one matrix, build a :class:`Catchment` once and pass it as ``weights`` (each
+    call then costs two sparse products). Nothing is cached behind the caller's back.
 
     Parameters
     ----------
@@ -286,26 +277,7 @@ def fca_from_weights(weights, demand, supply, *, warn: bool = True) -> np.ndarra
     """
     if isinstance(weights, Catchment):
         return weights.accessibility(supply, warn=warn)
-    return _prepared(weights, demand).accessibility(supply, warn=warn)
-
-
-def _prepared(weights, demand) -> Catchment:
-    d = np.ascontiguousarray(np.asarray(demand, dtype=np.float64))
-    key = (id(weights), d.shape, hash(d.tobytes()))
-    hit = _CACHE.get(key)
-    if hit is not None:
-        ref, cat = hit
-        if ref() is weights:
-            return cat
-    cat = Catchment(weights, d)
-    try:
-        ref = weakref.ref(weights)
-    except TypeError:  # not weak-referenceable: do not cache
-        return cat
-    if len(_CACHE) >= 8:
-        _CACHE.pop(next(iter(_CACHE)))
-    _CACHE[key] = (ref, cat)
-    return cat
+    return Catchment(weights, demand).accessibility(supply, warn=warn)
 
 
 # --------------------------------------------------------------------------- measures
