@@ -187,7 +187,7 @@ class _Layout:
         xmin, ymin, xmax, ymax = gdf_l93.total_bounds
         ratio = (ymax - ymin) / max(xmax - xmin, 1.0)
         if ratio >= 1.0:
-            map_h, map_w = 7.5, max(7.5 / ratio, 4.0)
+            map_h, map_w = 7.5, max(7.5 / ratio, 4)
         else:
             map_w, map_h = 8.0, max(8.0 * ratio, 5.5)
         self.width = self.margin + map_w + self.gap + self.side_w + 0.2
@@ -409,7 +409,7 @@ def _numeric_choropleth(lay: _Layout, gdf, values, pop, prof: Profession) -> Non
     _draw_base(lay.ax, gdf, colors, point_sizes=_point_sizes(pop))
     from matplotlib.cm import ScalarMappable
 
-    cax = lay.side_axes(0.1, 1.3, 0.2, 4.0)
+    cax = lay.side_axes(0.1, 1.3, 0.2, 4)
     bar = lay.fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=cax)
     bar.set_ticks(bounds[:-1] + [top])
     bar.set_ticklabels([fmt_dec(b, 1) for b in bounds[:-1]] + [fmt_dec(top, 1)])
@@ -663,7 +663,7 @@ def map_html(
         name="communes",
         style_function=lambda f: {"fillColor": f["properties"]["fill"], "color": "#ffffff",
                                   "weight": 0.6, "fillOpacity": 0.85},
-        highlight_function=lambda f: {"weight": 2.5, "color": "#222222"},
+        highlight_function=lambda f: {"weight": 3, "color": "#222222"},
         marker=folium.CircleMarker(radius=6) if is_points else None,
         tooltip=tooltip,
         zoom_on_click=False,
@@ -769,7 +769,7 @@ def _add_practitioners(fmap, points: pd.DataFrame, communes, prof: Profession) -
         if where:
             text += f" · {where}"
         folium.CircleMarker(
-            location=[float(row.lat), float(row.lon)], radius=2.5 + 1.5 * math.sqrt(n),
+            location=[float(row.lat), float(row.lon)], radius=2.4 + 1.5 * math.sqrt(n),
             color="#ffffff", weight=1, fill=True, fill_color="#1f4e79", fill_opacity=0.9,
             tooltip=html.escape(text),
         ).add_to(group)

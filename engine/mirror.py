@@ -159,17 +159,20 @@ def read_communes(path: str | os.PathLike | None = None,
     return df.reset_index(drop=True)
 
 
-def read_bpe(path: str | os.PathLike | None = None, codes: Iterable[str] = ("D201",)
-             ) -> pd.DataFrame:
+def read_bpe(path: str | os.PathLike | None = None, codes: Iterable[str] | None = None, *,
+             profession: str | Profession = "gp") -> pd.DataFrame:
     """Read the BPE 2019 counts of one kind of health professional per commune.
 
     Parameters
     ----------
     path : str or path-like, optional
         ``insee/bpe2019_sante_par_commune.csv`` by default.
-    codes : iterable of str
-        BPE code(s) to count, summed (a profession's :attr:`~engine.apl.Profession.bpe_codes`;
-        ``D201`` general practitioners, ``D232`` nurses, ...).
+    codes : iterable of str, optional
+        BPE code(s) to count, summed (default: the profession's
+        :attr:`~engine.apl.Profession.bpe_codes`; ``D201`` counts general practitioners,
+        ``D232`` nurses, ...).
+    profession : str, path-like or Profession
+        Whose BPE codes, when ``codes`` is not given (default ``"gp"``).
 
     Returns
     -------
@@ -184,10 +187,12 @@ def read_bpe(path: str | os.PathLike | None = None, codes: Iterable[str] = ("D20
 
     Examples
     --------
-    >>> gps = read_bpe(codes=["D201"])  # doctest: +SKIP
+    >>> gps = read_bpe()  # doctest: +SKIP
     >>> int(gps["count"].sum())  # doctest: +SKIP
     61429
     """
+    if codes is None:
+        codes = as_profession(profession).bpe_codes
     codes = [codes] if isinstance(codes, str) else list(codes)
     if not codes:
         raise InputError("no BPE code to count", column="codes")

@@ -22,7 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from engine._validate import finite_vector
-from engine.apl import _kernels as K
+from engine.apl._kernels import ratio, row_normalise, spmm, spmv
 from engine.apl.decay import as_decay
 from engine.apl.profession import profession as as_profession
 from engine.errors import InputError
@@ -197,7 +197,7 @@ class Catchment:
         wt.sort_indices()
         self._csr = (w.indptr.astype(np.int64), w.indices.astype(np.int64), w.data)
         self._csc = (wt.indptr.astype(np.int64), wt.indices.astype(np.int64), wt.data)
-        self.demand_in_reach = K.spmv(*self._csc, self.demand)
+        self.demand_in_reach = spmv(*self._csc, self.demand)
         self.unreached = np.flatnonzero(self.demand_in_reach <= 0)
 
     def ratios(self, supply, *, warn: bool = True) -> np.ndarray:
@@ -219,9 +219,7 @@ class Catchment:
             s_un = s[self.unreached]
             lost = self.unreached[(s_un > 0) if s.ndim == 1 else (s_un > 0).any(axis=1)]
             _warn_unserved(lost)
-        if s.ndim == 1:
-            return K._ratio(s, self.demand_in_reach)
-        return K._ratio_2d(s, self.demand_in_reach)
+        return ratio(s, self.demand_in_reach)
 
     def accessibility(self, supply, *, warn: bool = True) -> np.ndarray:
         """2SFCA accessibility ``A_i = sum_j W_ij S_j / D_j``.
@@ -238,8 +236,8 @@ class Catchment:
         """
         r = self.ratios(supply, warn=warn)
         if r.ndim == 1:
-            return K.spmv(*self._csr, r)
-        return K.spmm(*self._csr, np.ascontiguousarray(r))
+            return spmv(*self._csr, r)
+        return spmm(*self._csr, np.ascontiguousarray(r))
 
     __call__ = accessibility
 
@@ -350,7 +348,7 @@ def three_step_fca(demand, supply, times, decay=DREES_DECAY) -> np.ndarray:
     """
     w = catchment_weights(times, decay)
     s = _as_vector(supply, w.shape[1], "supply")
-    g = K._row_normalise(w.indptr.astype(np.int64), w.data, s > 0, w.indices.astype(np.int64))
+    g = row_normalise(w.indptr.astype(np.int64), w.data, s > 0, w.indices.astype(np.int64))
     gw = sp.csr_matrix((g * w.data, w.indices, w.indptr), shape=w.shape)
     return Catchment(gw, demand).accessibility(s)
 
@@ -396,19 +394,19 @@ def balanced_fca(demand, supply, times, decay=DREES_DECAY, *, step2_weights: str
     s = _as_vector(supply, w.shape[1], "supply")
     p = _as_vector(demand, w.shape[0], "demand")
     ip, ix = w.indptr.astype(np.int64), w.indices.astype(np.int64)
-    wr = sp.csr_matrix((K._row_normalise(ip, w.data, s > 0, ix), w.indices, w.indptr),
+    wr = sp.csr_matrix((row_normalise(ip, w.data, s > 0, ix), w.indices, w.indptr),
                        shape=w.shape)
     cat = Catchment(wr, p)
     r = cat.ratios(s)
     if step2_weights == "demand":
-        return K.spmv(*cat._csr, r)
+        return spmv(*cat._csr, r)
     wt = w.T.tocsr()
     wt.sort_indices()
-    wc_t = K._row_normalise(wt.indptr.astype(np.int64), wt.data,
+    wc_t = row_normalise(wt.indptr.astype(np.int64), wt.data,
                             np.ones(w.shape[0], dtype=np.bool_), wt.indices.astype(np.int64))
     wc = sp.csr_matrix((wc_t, wt.indices, wt.indptr), shape=wt.shape).T.tocsr()
     wc.sort_indices()
-    return K.spmv(wc.indptr.astype(np.int64), wc.indices.astype(np.int64), wc.data, r)
+    return spmv(wc.indptr.astype(np.int64), wc.indices.astype(np.int64), wc.data, r)
 
 
 def spatial_availability(demand, supply, times, decay=DREES_DECAY, *, alpha: float = 1.0,
