@@ -222,7 +222,7 @@ _POP_EXPECTED = f"a number of inhabitants from 0 to {_POP_MAX:,.0f}"
 
 _CODE = Column("code_commune", "code", (
     "code_insee", "code_commune_insee", "insee", "code_insee_commune", "codgeo", "code_geo",
-    "depcom", "com", "code_com", "cog", "commune_code", "insee_code", "codecommune",
+    "depcom", "com", "code_com", "cog", "commune_code", "insee_code",
 ), required=True, nullable=False, expected=_CODE_EXPECTED)
 _NAME = Column("nom", "text", ("nom_commune", "libelle", "libelle_commune", "libgeo", "commune",
                                "nom_de_la_commune", "name"))
@@ -269,7 +269,7 @@ COMMUNES = Schema("communes", (
 #: Practitioners: one row per practitioner (see :func:`read_practitioners`).
 PRACTITIONERS = Schema("practitioners", (
     Column("id", "text", ("identifiant", "rpps", "numero_rpps", "n_rpps", "num_rpps", "adeli",
-                          "identifier", "code")),
+                          "identifier")),
     Column("profession", "key", ("libelle_profession", "code_profession", "specialite",
                                  "metier")),
     replace(_CODE, required=False, nullable=True),
@@ -278,16 +278,18 @@ PRACTITIONERS = Schema("practitioners", (
     Column("age", "float", ("age_ans",), minimum=_AGE_MIN, maximum=_AGE_MAX,
            expected=f"an age from {_AGE_MIN:.0f} to {_AGE_MAX:.0f}"),
     Column("birth_year", "int", ("annee_naissance", "annee_de_naissance", "annee_naiss",
-                                 "year_of_birth", "naissance"),
+                                 "year_of_birth"),
            minimum=1800, maximum=2100, expected="a year of birth such as 1962"),
     Column("date_naissance", "year", ("date_de_naissance", "birth_date", "date_of_birth", "ddn",
-                                      "ne_le", "nee_le"),
+                                      "ne_le", "nee_le", "naissance"),
            expected="a date of birth (dd/mm/yyyy or yyyy-mm-dd)"),
     Column("activity", "float", ("activite", "activite_annuelle", "nb_actes", "actes",
                                  "consultations", "nombre_actes", "nombre_de_consultations"),
            minimum=0.0, maximum=_ACTIVITY_MAX,
            expected=f"a number of consultations and visits in the year, 0 to {_ACTIVITY_MAX:,.0f}"),
     Column("active_previous_year", "bool", ("actif_annee_precedente", "activite_annee_precedente",
+                                            "actif_l_annee_precedente",
+                                            "activite_l_annee_precedente",
                                             "actif_n_1", "actif_annee_n_1", "active_last_year"),
            default=True),
     Column("health_centre", "bool", ("centre_de_sante", "centre_sante", "cds", "health_center",
@@ -1088,6 +1090,7 @@ def _frame(raw: _Raw, schema: Schema) -> pd.DataFrame:
             raise _error(f"columns {other!r} and {name!r} both mean {canonical!r}; keep one",
                          source, _header(source))
         found[canonical] = j
+    _warn_near_misses(raw.header, found, schema, source)
     source = replace(source, columns={c: raw.header[j] for c, j in found.items()},
                      letters={c: _letters(j) for c, j in found.items()}
                      if source.kind == "excel" else {})
@@ -1126,6 +1129,25 @@ def _frame(raw: _Raw, schema: Schema) -> pd.DataFrame:
     if raw.geometry is not None:
         frame.attrs["geometry"] = raw.geometry
     return frame
+
+
+def _warn_near_misses(header: list[str], found: dict[str, int], schema: Schema,
+                      source: Source) -> None:
+    """Warn about unused columns whose name is close to a column not found (a typo?)."""
+    import difflib
+
+    wanted = {normalise_name(a): c.name for c in schema.columns if c.name not in found
+              for a in c.names()}
+    used = set(found.values())
+    for j, name in enumerate(header):
+        key = normalise_name(name)
+        if j in used or len(key) < 4:
+            continue
+        close = difflib.get_close_matches(key, list(wanted), n=1, cutoff=0.85)
+        if close:
+            warnings.warn(f"{source.where(_header(source))}: column {name!r} is not used; did "
+                          f"you mean {wanted[close[0]]!r}? (accepted names: see "
+                          "scenarios/examples/README.md)", InputWarning, stacklevel=5)
 
 
 def _missing_column(raw: _Raw, schema: Schema, source: Source, col: Column) -> InputError:
