@@ -455,9 +455,12 @@ class _Raw:
 
     def cells(self, j: int) -> list[str | None]:
         """Column ``j`` stripped, None where empty."""
-        if self.columns is not None:
-            return self.columns[j]
-        return [(r[j].strip() or None) if j < len(r) else None for r in self.rows]
+        if self.columns is None:
+            width = len(self.header)
+            padded = [r if len(r) == width else (r + [""] * width)[:width] for r in self.rows]
+            columns = zip(*padded, strict=True) if padded else [()] * width
+            self.columns = [[v.strip() or None for v in col] for col in columns]
+        return self.columns[j]
 
 
 _EXCEL = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods")
@@ -470,7 +473,7 @@ def _split_part(path: str | os.PathLike) -> tuple[Path, str | None]:
     if Path(text).exists():
         return Path(text), None
     m = _PART.match(text)
-    if m and Path(m.group(1)).exists():
+    if m:  # a missing FILE.xlsx:Feuille is reported as the missing FILE.xlsx
         return Path(m.group(1)), m.group(2)
     return Path(text), None
 
@@ -551,8 +554,7 @@ def _decode(data: bytes, shown: str, encoding: str | None) -> tuple[str, str]:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError as exc:
         first_bad = exc.start
-    loose = data.decode("utf-8", errors="replace")
-    if any(ord(c) > 127 and c != "\ufffd" for c in loose):
+    if re.search("[^\x00-\x7f\ufffd]", data.decode("utf-8", errors="replace")):
         line = data[:first_bad].count(b"\n") + 1
         raise _error(f"mixes encodings: UTF-8 accents elsewhere, but byte "
                      f"0x{data[first_bad]:02X} here is not UTF-8; save the file again as UTF-8",
@@ -567,7 +569,7 @@ def _decode(data: bytes, shown: str, encoding: str | None) -> tuple[str, str]:
     name = best.encoding
     warnings.warn(f"{shown}: not UTF-8; read as {name} (detected by charset-normalizer). If "
                   "accents look wrong, save the file as UTF-8 or give the encoding.",
-                  InputWarning, stacklevel=4)
+                  InputWarning, stacklevel=5)
     return str(best), name
 
 
@@ -838,6 +840,7 @@ def _geopackage(file: Path, shown: str, layer: str | None, schema: Schema) -> _R
 _PLAIN = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _GROUPED = re.compile(r"[+-]?[0-9]{1,3}(?:[ \u00a0\u202f\u2009][0-9]{3})+(?:[.,][0-9]*)?"
                       r"(?:[eE][+-]?[0-9]+)?")
+_COMMA = re.compile(r"[+-]?[0-9]*,[0-9]+(?:[eE][+-]?[0-9]+)?")
 _NON_FINITE = {"inf", "+inf", "-inf", "infinity", "+infinity", "-infinity", "nan", "-nan",
                "+nan", "infini", "-infini"}
 
@@ -869,6 +872,15 @@ def _numbers(raw: list[str | None]) -> tuple[np.ndarray, int | None, str]:
     fast = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     out = fast.copy()
     retry = np.flatnonzero(~np.isfinite(fast) & s.notna().to_numpy())
+    comma, rest = _COMMA.fullmatch, []
+    for i in retry.tolist():
+        # The common French case, a plain decimal comma, without the full parser.
+        x = float(raw[i].replace(",", ".")) if comma(raw[i]) else math.inf
+        if math.isfinite(x):
+            out[i] = x
+        else:
+            rest.append(i)
+    retry = rest
     for i in retry:
         x = _number(raw[i])
         if isinstance(x, str):
@@ -1117,7 +1129,7 @@ def _frame(raw: _Raw, schema: Schema) -> pd.DataFrame:
             warnings.warn(f"{source.where(int(raw.lines[i]), col.name)}: restored the leading "
                           f"zero of {conv.restored} code(s) written without it (e.g. "
                           f"'{written}' -> '{fixed}'), as a spreadsheet does to codes stored as "
-                          "numbers", InputWarning, stacklevel=4)
+                          "numbers", InputWarning, stacklevel=3)
     if bad is not None:
         line, _, name, reason = bad
         raise _error(reason, source, line, name)
@@ -1147,7 +1159,7 @@ def _warn_near_misses(header: list[str], found: dict[str, int], schema: Schema,
         if close:
             warnings.warn(f"{source.where(_header(source))}: column {name!r} is not used; did "
                           f"you mean {wanted[close[0]]!r}? (accepted names: see "
-                          "scenarios/examples/README.md)", InputWarning, stacklevel=5)
+                          "scenarios/examples/README.md)", InputWarning, stacklevel=4)
 
 
 def _missing_column(raw: _Raw, schema: Schema, source: Source, col: Column) -> InputError:

@@ -105,7 +105,8 @@ def roster_files(tmp_path):
                                           encoding="cp1252", decimal=",", thousands=NBSP,
                                           newline="\r\n"),
         "utf8_bom_semicolon": _write_roster(tmp_path / "gps_bom.csv", sep=";", header=FR,
-                                            encoding="utf-8-sig", decimal=",", thousands=" ",
+                                            encoding="utf-8-sig", decimal=",",
+                                            thousands="\u202f",
                                             bools={True: "Vrai", False: "Faux"}),
         "tab": _write_roster(tmp_path / "gps.tsv", sep="\t", header=[h.upper() for h in FR],
                              encoding="utf-8", bools={True: "1", False: "0"}),
@@ -337,6 +338,17 @@ def test_bad_files_get_a_clear_error(tmp_path, content, what):
     assert text.startswith(str(f)) and what in text, text
 
 
+def test_header_only_and_missing_files(tmp_path):
+    f = tmp_path / "communes.csv"
+    f.write_text(COMMUNE_HEADER)
+    assert _error_of(read_communes, f) == (
+        f"{f}: no data rows: only the header (line 1); expected one row per commune")
+    assert _error_of(read_zones, tmp_path / "nope.xlsx:Feuille2") == (
+        f"{tmp_path / 'nope.xlsx'}: no such file")
+    assert "is a folder" in _error_of(read_zones, tmp_path)
+    assert "text (CSV) file, not an Excel workbook" in _error_of(read_zones, f, sheet="x")
+
+
 def test_real_causes_separator_quotes_encoding(tmp_path):
     f = tmp_path / "gps.csv"
     f.write_text("id;code_commune;nom\na;2B033;Bastia\nb;2B120;Furiani; Biguglia\n")
@@ -346,6 +358,9 @@ def test_real_causes_separator_quotes_encoding(tmp_path):
     f.write_text('id,code_commune\na,2B033\nb,"2B120\nc,2B148\n')
     assert _error_of(read_practitioners, f, year=2024).startswith(
         f"{f}:3: a quoted value opened on this line is never closed")
+    f.write_text('id,code_commune\na,2B033\n"b"x,2B120\n')
+    assert _error_of(read_practitioners, f, year=2024).startswith(
+        f"{f}:3: a quote ends a quoted value but is followed by other characters")
     f.write_bytes(b"id,code_commune,nom\na,2B033,Bast\xe9a\n")
     assert _error_of(read_practitioners, f, year=2024, encoding="utf-8") == (
         f"{f}:2: byte 0xE9 cannot be read as utf-8; is the file in another encoding?")
