@@ -1209,10 +1209,8 @@ def read_communes(path: str | os.PathLike, *, layer: str = "communes", sheet: st
         The file (``FILE.xlsx:Feuille``, ``FILE.gpkg:layer`` name a sheet or a layer).
     layer : str
         GeoPackage layer; when it is missing the error lists the layers present.
-    sheet : str, optional
-        Excel sheet (default: the first).
-    encoding : str, optional
-        CSV text encoding (default: detected).
+    sheet, encoding : str, optional
+        Excel sheet and CSV text encoding, as in :func:`read_table`.
     require_population : bool
         Require ``pop_totale`` and either ``pop_standardisee`` or the 19 age bands. Set it
         to False when the populations come from another table (e.g. the official values).
@@ -1364,10 +1362,8 @@ def read_practitioners(path: str | os.PathLike, *, year: int, sheet: str | None 
     year : int
         Reference year: ``birth_year`` and ``date_naissance`` become the age reached in
         it.
-    sheet : str, optional
-        Excel sheet (default: the first).
-    encoding : str, optional
-        CSV text encoding (default: detected).
+    sheet, encoding : str, optional
+        Excel sheet and CSV text encoding, as in :func:`read_table`.
 
     Returns
     -------
@@ -1498,18 +1494,16 @@ def read_official(path: str | os.PathLike, *, year: int | None = None, sheet: st
     year : int, optional
         Keep the rows of this ``annee`` (an error lists the years present when it has
         none). Without it, every row is kept.
-    sheet : str, optional
-        Excel sheet (default: the first).
-    encoding : str, optional
-        CSV text encoding (default: detected).
+    sheet, encoding : str, optional
+        Excel sheet and CSV text encoding, as in :func:`read_table`.
 
     Returns
     -------
     pandas.DataFrame
         ``code_commune`` (str), ``nom`` (NaN when absent; ``commune`` in the DREES file),
         ``apl``, ``apl_moins_65``, ``pop_standardisee``, ``pop_totale`` (float, NaN when
-        absent), ``annee`` (int64; ``year`` or -1 when the file has none), ``line``. One row
-        per commune and year.
+        absent), ``annee`` (nullable Int64: ``year``, or <NA>, when the file has none),
+        ``line``. One row per commune and year.
 
     Raises
     ------
@@ -1535,9 +1529,9 @@ def read_official(path: str | os.PathLike, *, year: int | None = None, sheet: st
                 raise _error(f"no row for year {year}; the file holds {years}", source,
                              column="annee")
             table = table[keep].reset_index(drop=True)
-        table["annee"] = table["annee"].astype(np.int64)
+        table["annee"] = table["annee"].astype("Int64")
     else:
-        table["annee"] = np.int64(-1 if year is None else year)
+        table["annee"] = pd.array([year] * len(table), dtype="Int64")
     for name in ("nom", "pop_standardisee", "pop_totale"):
         if name not in table:
             table[name] = None if name == "nom" else np.nan
@@ -1559,10 +1553,8 @@ def read_zones(path: str | os.PathLike, *, column: str | None = None,
     column : str, optional
         The file's column that holds the zone, when several could (e.g. ``epci_code`` and
         ``tvs``); matched like every column name.
-    sheet : str, optional
-        Excel sheet (default: the first).
-    encoding : str, optional
-        CSV text encoding (default: detected).
+    sheet, encoding : str, optional
+        Excel sheet and CSV text encoding, as in :func:`read_table`.
 
     Returns
     -------

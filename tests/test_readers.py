@@ -598,3 +598,13 @@ def test_typo_in_a_column_name_warns(tmp_path):
     with pytest.warns(InputWarning, match="column 'centre_de_sant' is not used; did you mean "
                                           "'health_centre'"):
         read_practitioners(f, year=2024)
+
+
+def test_official_values_without_a_year_column(tmp_path):
+    f = tmp_path / "official.csv"
+    f.write_text("Code INSEE;APL aux médecins généralistes;APL aux médecins généralistes de 65 "
+                 "ans et moins\n2B033;4,491;4,024\n")
+    t = read_official(f, year=2022)
+    assert t["annee"].tolist() == [2022] and t[["apl", "apl_moins_65"]].values.tolist() == [
+        [4.491, 4.024]]
+    assert read_official(f)["annee"].isna().all()
