@@ -17,7 +17,7 @@ from engine.apl import Profession
 from engine.apl import profession as as_profession
 from engine.errors import InputError
 from engine.mirror import load_region
-from engine.readers import read_communes, read_official, read_practitioners
+from engine.readers import input_error, read_communes, read_official, read_practitioners
 from engine.region import Region
 from engine.routing.loaders import load_network
 from engine.routing.network import RoadNetwork
@@ -110,18 +110,16 @@ def build_region(*, region: str | None = "corse", network: str | os.PathLike | N
         return base
     net = base.network if network is None else load_planner_network(network)
     polygons = base.polygons
-    if communes is None:
-        table = base.communes
-    else:
-        table, polygons = read_communes(communes, year=year)
-    gps = (base.practitioners if practitioners is None
-           else read_practitioners(practitioners, year=year))
+    table = base.communes if communes is None else None
+    if communes is not None:
+        table, polygons = _communes(communes)
+    gps = base.practitioners if practitioners is None else read_practitioners(practitioners,
+                                                                              year=year)
     off = base.official if official is None else read_official(official, year=year)
     # The cached commune matrix stays valid only for the same network and communes.
     times = base.commune_times() if network is None and communes is None else None
     name = base.name if communes is None else Path(communes).stem
-    return _region(name, net, table, gps, off, year, prof, client, polygons, times,
-                   practitioners)
+    return _region(name, net, table, gps, off, year, prof, client, polygons, times)
 
 
 def region_from_files(network: str | os.PathLike, communes: str | os.PathLike,
@@ -156,32 +154,40 @@ def region_from_files(network: str | os.PathLike, communes: str | os.PathLike,
     Region
     """
     prof = as_profession(profession)
-    table, polygons = read_communes(communes, year=year)
+    table, polygons = _communes(communes)
     gps = read_practitioners(practitioners, year=year)
     off = None if official is None else read_official(official, year=year)
     return _region(name or Path(communes).stem, load_planner_network(network), table, gps, off,
-                   year, prof, client, polygons, None, practitioners)
+                   year, prof, client, polygons, None)
+
+
+def _communes(path):
+    """The communes table (age bands kept for the profession's standardisation) and, for a
+    GeoPackage of polygons, their shapes (``code_commune``, geometry) for the maps."""
+    table = read_communes(path)
+    polygons = None
+    if hasattr(table, "geometry"):
+        if table.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).any():
+            polygons = table[["code_commune", table.geometry.name]]
+        table = pd.DataFrame(table.drop(columns=table.geometry.name))
+    if "pop_standardisee" in table and table["pop_standardisee"].isna().all():
+        table = table.drop(columns="pop_standardisee")
+    return table, polygons
 
 
 def _region(name, network, communes, practitioners, official, year, prof, client, polygons,
-            times, roster_path) -> Region:
+            times) -> Region:
     try:
         return Region(name=name, network=network, communes=communes,
                       practitioners=practitioners, official=official, year=year, profession=prof,
                       client=client, polygons=polygons, times=times)
     except InputError as exc:
-        if roster_path is None or exc.path is not None:
+        frame = {"communes": communes, "practitioners": practitioners}.get(getattr(exc, "table", ""))
+        if exc.path is not None or frame is None or "line" not in frame or exc.row is None:
             raise
-        # Row labels of the roster are its file lines (see engine.readers).
-        raise InputError(str(exc).split(": ", 1)[-1] if exc.row is not None else str(exc),
-                         path=roster_path, line=_line(practitioners, exc.row),
-                         column=exc.column) from None
-
-
-def _line(frame: pd.DataFrame, row) -> int | None:
-    if row is None or "line" not in frame.attrs:
-        return None
-    try:
-        return int(frame.attrs["line"][frame.index.get_loc(row)])
-    except (KeyError, TypeError, IndexError):
-        return None
+        # The row labels are the reader's: turn them back into the file's line and column.
+        try:
+            line = int(frame.loc[exc.row, "line"])
+        except (KeyError, TypeError, ValueError):
+            raise exc from None
+        raise input_error(frame, exc.message, line=line, column=exc.column) from None

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -66,8 +65,9 @@ class Region:
         Whose rules (default ``"gp"``).
     max_minutes : float, optional
         Routing bound (default: the support of the profession's decay, 20 minutes).
-    polygons : pathlib.Path, optional
-        GeoPackage of the communes' polygons (layer ``communes``), for maps.
+    polygons : pathlib.Path or geopandas.GeoDataFrame, optional
+        The communes' polygons, for maps: a GeoPackage (layer ``communes``) or a frame with
+        ``code_commune`` and the geometry.
     client : distributed.Client, optional
         Route the commune matrix on this Dask cluster when it is computed.
     times : TravelTimeMatrix, optional
@@ -89,7 +89,7 @@ class Region:
     year: int = 2022
     profession: Any = "gp"
     max_minutes: float | None = None
-    polygons: Path | None = None
+    polygons: Any = None
     client: Any = field(default=None, repr=False)
     times: TravelTimeMatrix | None = field(default=None, repr=False)
 
@@ -98,15 +98,25 @@ class Region:
         self.year = int(self.year)
         if self.max_minutes is None:
             self.max_minutes = self.profession.decay.max_minutes
-        table, demand = commune_demand(self.communes.reset_index(drop=True), year=self.year,
-                                       profession=self.profession)
+        try:
+            table, demand = commune_demand(self.communes.reset_index(drop=True), year=self.year,
+                                           profession=self.profession)
+        except InputError as exc:
+            exc.table = "communes"  # lets the reader's caller name the file and line
+            raise
         # Tables, maps and zoning means read the demand from the communes table.
         self.communes = (table.assign(pop_standardisee=demand)
                          if self.profession.demand_basis == "standardised" else table)
         self.demand = demand
         roster = select_profession(self.practitioners, profession=self.profession)
+        try:
+            # Row labels in errors are those of the roster as given (a reader's rows).
+            self.practitioner_commune = attach_practitioners(roster, self.communes)
+            practitioner_activity(roster, profession=self.profession)
+        except InputError as exc:
+            exc.table = "practitioners"
+            raise
         self.practitioners = roster.reset_index(drop=True)
-        self.practitioner_commune = attach_practitioners(self.practitioners, self.communes)
         codes = self.communes["code_commune"].to_numpy()
         if "code_commune" not in self.practitioners or self.practitioners["code_commune"].isna().any():
             self.practitioners = self.practitioners.assign(

@@ -6,8 +6,6 @@ what they return; it computes nothing itself. Researchers can call the same func
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pandas as pd
 
@@ -25,16 +23,16 @@ __all__ = [
 ]
 
 
-def commune_table(region: Region, *, polygons: str | os.PathLike | None = None):
+def commune_table(region: Region, *, polygons=None):
     """APL of every commune, with every practitioner and with the younger ones only, and classes.
 
     Parameters
     ----------
     region : Region
         The region.
-    polygons : path-like, optional
-        A GeoPackage of commune polygons (layer ``communes``, column ``code_commune``);
-        without it the table carries the communes' points.
+    polygons : path-like or geopandas.GeoDataFrame, optional
+        Commune polygons: a GeoPackage (layer ``communes``, column ``code_commune``) or a
+        GeoDataFrame with ``code_commune``; without it the table carries the communes' points.
 
     Returns
     -------
@@ -75,7 +73,10 @@ def commune_table(region: Region, *, polygons: str | os.PathLike | None = None):
     geometry = gpd.points_from_xy(c["lon"], c["lat"], crs="EPSG:4326")
     gdf = gpd.GeoDataFrame(table, geometry=geometry, crs="EPSG:4326")
     if polygons is not None:
-        shapes = gpd.read_file(polygons, layer="communes")[["code_commune", "geometry"]]
+        if isinstance(polygons, gpd.GeoDataFrame):
+            shapes = polygons[["code_commune", polygons.geometry.name]].rename_geometry("geometry")
+        else:
+            shapes = gpd.read_file(polygons, layer="communes")[["code_commune", "geometry"]]
         shapes = shapes.to_crs("EPSG:4326").set_index("code_commune")["geometry"]
         poly = gdf["code_commune"].map(shapes)
         gdf = gdf.set_geometry(gpd.GeoSeries(np.where(poly.isna(), gdf.geometry, poly),

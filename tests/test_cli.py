@@ -78,7 +78,8 @@ def test_usage_errors_exit_2(tmp_path, capsys):
     assert e.value.code == 2
     # A file that is not there is a data error (exit 1), never a usage error or a download.
     assert run("compute", "--communes", "x.csv", "--out", str(tmp_path)) == 1
-    assert "x.csv: no such communes file" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "x.csv" in err and "no such" in err
     assert run("forecast", "--draws", "0", "--out", str(tmp_path)) == 2
     assert run() == 2
 
@@ -91,13 +92,13 @@ def test_data_errors_exit_1_with_one_line(tmp_path, capsys, corse_graphml):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1
     assert len([line for line in err if "Error" in line]) == 1
-    assert "gps.csv, line 3, column 'age'" in err[-1]
+    assert "gps.csv:3, column 'age'" in err[-1]
     assert "Traceback" not in "\n".join(err)
     scen = tmp_path / "s.toml"
     scen.write_text("[scenario]\nname='x'\nstart_year=2022\nhorizon=2\n[retirement]\nmodel='hazard'\n"
                     "[retirement.hazard]\n'60+' = 2\n")
     assert run("forecast", "--scenario", str(scen), "--out", str(tmp_path / "y")) == 1
-    assert "s.toml, line 8, key 'retirement.hazard.60+'" in capsys.readouterr().err
+    assert "s.toml:8, key 'retirement.hazard.60+'" in capsys.readouterr().err
 
 
 def test_failed_run_leaves_previous_outputs(tmp_path, corse_graphml):

@@ -53,7 +53,7 @@ def _err(text: str) -> InputError:
 def test_unknown_key_names_file_line_and_key():
     e = _err(BASE + "\n[retirement]\nmodel = \"age\"\nagee = 64\n")
     assert e.path == "bad.toml" and e.line == 8 and e.key == "retirement.agee"
-    assert re.search(r"bad\.toml, line 8, key .retirement\.agee.", str(e))
+    assert re.search(r"bad\.toml:8, key .retirement\.agee.", str(e))
 
 
 def test_unknown_top_level_table():
