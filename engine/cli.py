@@ -21,6 +21,8 @@ EPILOG_COMPUTE = ("examples:\n  apl compute --out out/corse\n"
                   "--practitioners gps.csv --no-isochrones")
 EPILOG_FORECAST = "example:\n  apl forecast --scenario scenarios/retirement-hazard.toml --draws 500 --out out/forecast"
 EPILOG_OPTIMIZE = "example:\n  apl optimize --new 10 --year 2027 --out out/optimize"
+EPILOG_BACKTEST = ("example:\n  apl backtest --from 2022 --to 2023 --out out/backtest\n"
+                   "  apl backtest --from 2022 --to 2023 --scenario retire-at-65 --draws 1000")
 EPILOG_ISO = "example:\n  apl isochrones --minutes 10,15,20 --out out/iso"
 EPILOG_DATA = "examples:\n  apl data list\n  apl data check\n  apl data assemble --region corse\n  apl data fetch \"Bastia, France\" --out data/osm/bastia.graphml\n  apl data network france-latest.osm.pbf --out data/france-drive.npz"
 
@@ -49,6 +51,10 @@ def _common(p: argparse.ArgumentParser, *, out_default: str, year_is_data: bool 
     flags = ("--data-year", "--year") if year_is_data else ("--data-year",)
     g.add_argument(*flags, dest="data_year", type=int, default=None, metavar="YEAR",
                    help="data year (DREES populations: 2022 or 2023; default 2022)")
+    g.add_argument("--baseline", choices=["official", "model"], default=None,
+                   help="year 0: 'official' (the official APL, supply calibrated on it; the "
+                        "default where official values exist) or 'model' (the engine's own "
+                        "recomputation with the roster)")
     c = p.add_argument_group("computation")
     c.add_argument("--scheduler", metavar="ADDRESS", default=None,
                    help="route on a Dask cluster: tcp://host:8786, or local[:N] for N local worker "
@@ -100,6 +106,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--year", "--plan-year", dest="plan_year", type=int, default=None, metavar="YEAR",
                    help="planning year: practitioners over the variant age (65 for GPs) by then "
                         "are assumed gone (default: data year)")
+
+    p = sub.add_parser("backtest", help="how a forecast from one year's official values did on "
+                       "the next year's", epilog=EPILOG_BACKTEST, formatter_class=fmt)
+    _common(p, out_default="out/backtest", year_is_data=False)
+    p.add_argument("--from", dest="from_year", type=int, default=2022, metavar="YEAR",
+                   help="the year forecast from (its official values are the baseline; "
+                        "default 2022)")
+    p.add_argument("--to", dest="to_year", type=int, default=2023, metavar="YEAR",
+                   help="the year predicted and compared with its official values (default 2023)")
+    p.add_argument("--scenario", default="retirement-hazard",
+                   help="what happens in between (default: retirement-hazard)")
+    p.add_argument("--draws", type=int, default=500, help="Monte Carlo draws (default: 500)")
 
     p = sub.add_parser("isochrones", help="travel-time isochrones around practitioners",
                        epilog=EPILOG_ISO, formatter_class=fmt)
@@ -194,11 +212,14 @@ class _Usage(Exception):
 
 def cmd_compute(args, progress) -> dict:
     from engine import maps, outputs, report, tables
+    from scenarios.baseline import baseline
 
     region = _region(args, progress)
     prof = region.profession
-    table = tables.commune_table(region, polygons=region.polygons)
+    base = baseline(region, args.baseline)
+    table = tables.commune_table(region, baseline=base, polygons=region.polygons)
     summary = tables.zoning_table(table, profession=prof)
+    check = tables.model_check(region, base)
     points = tables.practitioner_points(region)
     raster = tables.access_surface(region)
     iso = None
@@ -218,7 +239,8 @@ def cmd_compute(args, progress) -> dict:
                       profession=prof)
         report.write_report(tmp / "report.html", region_name=region.name.title(), communes=table,
                             zoning_summary=summary, maps={"apl": tmp / "map_apl.png"},
-                            meta={"seed": args.seed}, profession=prof)
+                            meta={"seed": args.seed}, profession=prof, baseline=base,
+                            model_check=check, year=region.year)
 
     outputs.write_atomic(args.out, [write])
     return tables.headline(table, profession=prof)
@@ -227,52 +249,97 @@ def cmd_compute(args, progress) -> dict:
 def cmd_forecast(args, progress) -> dict:
     from engine import maps, outputs, report, tables
     from scenarios import forecast, load_scenario, optimize_installations
+    from scenarios.baseline import baseline
 
     if args.draws < 1:
         raise _Usage("--draws must be at least 1")
     scenario = load_scenario(args.scenario)
     region = _region(args, progress)
     prof = region.profession
-    table = tables.commune_table(region, polygons=region.polygons)
+    years = scenario.years(region.year)
+    base = baseline(region, args.baseline)
+    fc = forecast(region, scenario, draws=args.draws, seed=args.seed, baseline=base,
+                  progress=progress("forecast"))
+    table = tables.with_forecast(tables.commune_table(region, baseline=base,
+                                                      polygons=region.polygons), fc)
     summary = tables.zoning_table(table, profession=prof)
-    fc = forecast(region, scenario, draws=args.draws, seed=args.seed, progress=progress("forecast"))
+    check = tables.model_check(region, base)
     newly = fc.newly_in_deficit()
     installs = None
     if args.new:
         # Start from the scenario's own expected supply in its last year.
-        installs = optimize_installations(region, args.new, supply=fc.supply_in(scenario.years[-1]),
-                                          progress=progress("optimize"))
-    last = fc.communes[fc.communes["year"] == scenario.years[-1]].set_index("code_commune")
-    table["apl_forecast"] = table["code_commune"].map(last["apl_mean"])
-    table["p_deficit_forecast"] = table["code_commune"].map(last["p_deficit"])
+        installs = optimize_installations(region, args.new, supply=fc.supply_in(years[-1]),
+                                          baseline=base, progress=progress("optimize"))
     points = tables.practitioner_points(region)
 
     def write(tmp: Path) -> None:
         outputs.write_communes(table, tmp)
-        outputs.write_table(fc.communes[["code_commune", "year", "apl_mean", "apl_p10", "apl_p90",
-                                         "p_deficit", "classe"]], tmp / "forecast.csv")
+        outputs.write_table(tables.forecast_table(fc), tmp / "forecast.csv")
         outputs.write_table(fc.summary, tmp / "forecast_summary.csv")
         outputs.write_table(newly, tmp / "new_deficit.csv")
         if installs is not None:
             outputs.write_table(installs, tmp / "installations.csv")
         maps.map_apl_png(table, tmp / "map_apl.png", profession=prof,
-                         subtitle=f"{region.name.title()}, données {region.year}")
+                         subtitle=f"{region.name.title()}, {region.year}")
         maps.map_forecast_png(table, fc.communes, tmp / "map_forecast.png", profession=prof,
-                              subtitle=f"Scénario : {scenario.name}")
+                              subtitle=f"Scénario : {scenario.label}")
         maps.map_html(table, tmp / "map.html", practitioners_points=points, profession=prof)
         report.write_report(tmp / "report.html", region_name=region.name.title(), communes=table,
                             zoning_summary=summary, forecast_summary=fc.summary,
                             newly_in_deficit=newly, installations=installs,
-                            scenario_name=scenario.name, profession=prof,
+                            scenario_name=scenario.label, profession=prof, baseline=base,
+                            model_check=check, year=region.year,
+                            already_in_deficit=fc.already_in_deficit(),
                             maps={"apl": tmp / "map_apl.png", "forecast": tmp / "map_forecast.png"},
                             meta={"seed": args.seed, "draws": args.draws})
 
     outputs.write_atomic(args.out, [write])
-    first, last_row = fc.summary.iloc[0], fc.summary.iloc[-1]
-    return {"scenario": scenario.name, "years": f"{scenario.years[0]}-{scenario.years[-1]}",
-            "share_deficit_first_year": float(first["share_deficit_mean"]),
+    first, last_row = fc.summary.iloc[1], fc.summary.iloc[-1]
+    return {"scenario": scenario.name, "years": f"{years[0]}-{years[-1]}",
+            "share_deficit_year0": float(fc.summary.iloc[0]["share_deficit_mean"]),
+            "share_deficit_first_simulated_year": float(first["share_deficit_mean"]),
             "share_deficit_last_year": float(last_row["share_deficit_mean"]),
             "communes_newly_in_deficit": len(newly)}
+
+
+def cmd_backtest(args, progress) -> dict:
+    from engine import outputs, report
+    from engine.mirror import region_official
+    from engine.readers import read_official
+    from scenarios import load_scenario
+    from scenarios.backtest import backtest
+
+    if args.draws < 1:
+        raise _Usage("--draws must be at least 1")
+    if args.to_year <= args.from_year:
+        raise _Usage(f"--to ({args.to_year}) must come after --from ({args.from_year})")
+    if args.baseline == "model":
+        raise _Usage("a backtest starts from the official values: --baseline model does not apply")
+    scenario = load_scenario(args.scenario)
+    args.data_year = args.from_year
+    official_file = args.official
+    region = _region(args, progress)
+    if official_file:
+        official_to = read_official(official_file, year=args.to_year)
+    else:
+        official_to = region_official(args.region, args.to_year, profession=region.profession)
+    bt = backtest(region, official_to, to_year=args.to_year, scenario=scenario, draws=args.draws,
+                  seed=args.seed, progress=progress("backtest"))
+
+    def write(tmp: Path) -> None:
+        outputs.write_table(bt.communes, tmp / "backtest.csv")
+        outputs.write_table(bt.summary, tmp / "backtest_summary.csv")
+        report.write_backtest_report(tmp / "report.html", bt, region_name=region.name.title(),
+                                     scenario_name=scenario.label, profession=region.profession,
+                                     meta={"seed": args.seed, "draws": args.draws})
+
+    outputs.write_atomic(args.out, [write])
+    f = bt.figures
+    return {"from": args.from_year, "to": args.to_year,
+            "share_deficit_predicted": f["share_deficit_predicted_mean"],
+            "share_deficit_observed": f["share_deficit_observed"],
+            "share_deficit_persistence": f["share_deficit_persistence"],
+            "auc": f["auc_forecast"]}
 
 
 def cmd_optimize(args, progress) -> dict:
@@ -285,6 +352,7 @@ def cmd_optimize(args, progress) -> dict:
         raise _Usage("--gps-per-site must be at least 1")
     region = _region(args, progress)
     result = optimize_installations(region, args.new, year=args.plan_year, objective=args.objective,
+                                    baseline=args.baseline,
                                     gps_per_site=args.gps_per_site, seed=args.seed,
                                     progress=progress("optimize"))
     outputs.write_atomic(args.out, [lambda tmp: outputs.write_table(result, tmp / "installations.csv")])
@@ -348,7 +416,8 @@ def cmd_data(args, progress) -> dict:
     raise _Usage(f"unknown data action {args.action!r}")
 
 
-_COMMANDS = {"compute": cmd_compute, "forecast": cmd_forecast, "optimize": cmd_optimize,
+_COMMANDS = {"compute": cmd_compute, "forecast": cmd_forecast, "backtest": cmd_backtest,
+             "optimize": cmd_optimize,
              "isochrones": cmd_isochrones, "data": cmd_data}
 
 

@@ -296,10 +296,14 @@ def _furniture(lay: _Layout, title: str, subtitle: str | None) -> None:
     fig.text(lay.margin / w, 0.15 / h, SOURCES, fontsize=7.5, color="#666666", va="bottom")
 
 
-def _save_png(fig, path: Path) -> Path:
+def _save_png(fig, path: Path, facts: dict | None = None) -> Path:
+    """Write the figure; ``facts`` (the numbers the legend shows) go into the PNG's text
+    metadata, so that a reader (or a test) can check a map against the tables."""
     path = Path(path)
+    metadata = {"Software": "apl-engine"}
+    metadata.update({f"apl:{k}": str(v) for k, v in (facts or {}).items()})
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=150, facecolor="white")
+        fig.savefig(tmp, format="png", dpi=150, facecolor="white", metadata=metadata)
     return path
 
 
@@ -354,6 +358,7 @@ def map_apl_png(
     pop = population_of(gdf)
     lay = _Layout(gdf)
     values = gdf[column]
+    facts: dict = {}
     if pd.api.types.is_numeric_dtype(values):
         _numeric_choropleth(lay, gdf, values, pop, prof)
     else:
@@ -366,6 +371,7 @@ def map_apl_png(
         handles = []
         for entry in legend:
             p = float(pop[keys == entry.code].sum())
+            facts[f"population_{entry.code}"] = round(p)
             n = int((keys == entry.code).sum())
             handles.append(Patch(facecolor=entry.color, edgecolor="#888888", linewidth=0.5,
                                  label=f"{entry.long_label}\n{fmt_int(p)} hab. "
@@ -383,7 +389,7 @@ def map_apl_png(
         lay.fig.text(*lay.at(0.08, 1.3 + 0.62 * len(handles) + 0.35),
                      _wrap(f"APL : {prof.unit}", 42), fontsize=8.5, color="#555555", va="top")
     _furniture(lay, title or map_title(prof), subtitle)
-    return _save_png(lay.fig, Path(path))
+    return _save_png(lay.fig, Path(path), facts)
 
 
 def _wrap(text: str, width: int) -> str:

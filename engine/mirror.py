@@ -50,6 +50,7 @@ __all__ = [
     "read_communes",
     "read_drees_apl",
     "region_inputs",
+    "region_official",
 ]
 
 _CODE = re.compile(r"^(?:\d{5}|2[AB]\d{3})$")
@@ -645,3 +646,44 @@ def check_region(name: str = "corse", *, mirror: str | os.PathLike | None = None
         ok = f.is_file()
         lines.append((ok, f"{'ok     ' if ok else 'MISSING'} {key:14s} {f}"))
     return lines
+
+
+def region_official(name: str = "corse", year: int = 2022, *,
+                    mirror: str | os.PathLike | None = None,
+                    profession: str | Profession = "gp") -> pd.DataFrame:
+    """The official values of an embedded region's communes for one year.
+
+    Parameters
+    ----------
+    name : str
+        Region name from :func:`manifest`.
+    year : int
+        The year (2022 or 2023 in the mirror).
+    mirror : path-like, optional
+        The data mirror.
+    profession : str, path-like or Profession
+        Whose official values.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``code_commune``, ``apl``, ``apl_moins_65``, ``pop_standardisee``, ``pop_totale`` of
+        the region's communes.
+
+    Raises
+    ------
+    InputError
+        When the mirror has no official values of this profession for the region.
+    """
+    prof = as_profession(profession)
+    spec = _spec(name)
+    files = _files(spec, prof)
+    if "official" not in files:
+        raise InputError(f"the data mirror has no official values of {prof.label} for region "
+                         f"{name!r}", column="official")
+    root = Path(mirror) if mirror is not None else settings.data_mirror(required=True)
+    deps = {str(d) for d in spec.get("departements", [])}
+    table = read_drees_apl(root / files["official"], year)
+    keep = table["code_commune"].str[:2].isin(deps) | table["code_commune"].str[:3].isin(deps)
+    cols = ["code_commune", "apl", "apl_moins_65", "pop_standardisee", "pop_totale"]
+    return table.loc[keep, cols].reset_index(drop=True)

@@ -28,7 +28,7 @@ from markupsafe import Markup
 
 from engine.apl import Profession
 from engine.apl import profession as as_profession
-from engine.french import fmt_dec, fmt_int, fmt_threshold
+from engine.french import fmt_dec, fmt_int, fmt_pct, fmt_threshold
 from engine.maps import MISSING, class_key, class_keys, population_of, zoning_legend
 from engine.outputs import atomic_path
 
@@ -61,9 +61,9 @@ def _data_uri(path: str | os.PathLike[str]) -> str:
     return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
 
 
-def _png_uri(fig) -> str:
+def _png_uri(fig, metadata: dict | None = None) -> str:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=150, facecolor="white")
+    fig.savefig(buf, format="png", dpi=150, facecolor="white", metadata=metadata)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
@@ -88,9 +88,9 @@ def _cell(col: str, value, prof: Profession) -> tuple[str, bool]:
             return str(int(value)), True
         return fmt_int(value), True
     if isinstance(value, (float, np.floating)):
-        if name.startswith(("share", "part", "p_")):
+        if name.startswith(("share", "part", "p_", "probabilit")):
             return f"{fmt_dec(100 * float(value), 1)} %", True
-        if "pop" in name or "communes" in name or "gps" in name:
+        if "pop" in name or "communes" in name or "gps" in name or "practitioners" in name:
             return fmt_int(value), True
         if name in ("year", "annee"):
             return str(int(value)), True
@@ -243,10 +243,11 @@ def forecast_chart_png(forecast_summary: pd.DataFrame, path: str | os.PathLike[s
     fig.text(0.12, 0.95, f"Population en zone {deficit.label.lower()}", fontsize=12.5,
              fontweight="bold",
              color="#1d2430")
+    facts = {"apl:first_year": str(int(years[0])), "apl:first_population": str(round(mean[0]))}
     if path is not None:
         with atomic_path(Path(path)) as tmp:
-            fig.savefig(tmp, format="png", dpi=150, facecolor="white")
-    return _png_uri(fig)
+            fig.savefig(tmp, format="png", dpi=150, facecolor="white", metadata=facts)
+    return _png_uri(fig, facts)
 
 
 def _headline_final(forecast_summary: pd.DataFrame | None) -> dict | None:
@@ -279,8 +280,116 @@ def _new_deficit_rows(df: pd.DataFrame, limit: int) -> tuple[list[dict], int]:
         rows.append({"nom": getattr(rec, "nom", ""), "code": str(getattr(rec, "code_commune", "")),
                      "year": int(rec.year), "p": fmt_dec(100 * p, 0),
                      "width": f"{100 * min(max(p, 0.0), 1.0):.0f}",
-                     "apl": fmt_dec(getattr(rec, "apl_mean", np.nan))})
+                     "apl": fmt_dec(getattr(rec, "apl_median", getattr(rec, "apl_mean", np.nan)))})
     return rows, max(0, len(nd) - limit)
+
+
+def _check_view(check: dict, prof: Profession) -> dict:
+    """The model-check figures, formatted, with one plain sentence."""
+    calibrated = "fitted_mae" in check
+    sentence = (
+        "Le recalcul diffère de l'indicateur officiel surtout par l'offre : le moteur compte "
+        f"les {prof.label} de la base permanente des équipements à une activité par défaut, la "
+        "DREES l'activité réelle de chacun l'année même (données de l'Assurance maladie) ; et "
+        "par les temps de trajet (réseau OpenStreetMap contre le distancier Metric de l'INSEE "
+        "entre chefs-lieux).")
+    if calibrated:
+        sentence += (" C'est pourquoi les projections partent des valeurs officielles : l'offre "
+                     "de chaque commune est recalée sur elles, et un écart résiduel, gardé "
+                     "commune par commune, rend l'année de départ exacte.")
+    confusion = check["confusion"].copy()
+    labels = {e.code: e.label for e in zoning_legend(prof)}
+    confusion.index = [labels.get(c, c) for c in confusion.index]
+    confusion.columns = [labels.get(c, c) for c in confusion.columns]
+    head = Markup("").join(Markup("<th class=\"num\">{}</th>").format(c) for c in confusion.columns)
+    body = Markup("").join(
+        Markup("<tr><th>{}</th>{}</tr>").format(
+            idx, Markup("").join(Markup("<td class=\"num\">{}</td>").format(fmt_int(v))
+                                 for v in row))
+        for idx, row in zip(confusion.index, confusion.to_numpy(), strict=True))
+    table = (Markup('<table id="confusion"><thead><tr><th></th>') + head
+             + Markup("</tr></thead><tbody>") + body + Markup("</tbody></table>"))
+    return {
+        "spearman": fmt_dec(check["spearman"]), "mae": fmt_dec(check["mae"]),
+        "agreement": fmt_pct(check["class_agreement"]),
+        "share_model": fmt_pct(check.get("share_deficit_predicted")),
+        "share_official": fmt_pct(check.get("share_deficit_observed")),
+        "calibrated": calibrated,
+        "fitted_spearman": fmt_dec(check.get("fitted_spearman")),
+        "fitted_mae": fmt_dec(check.get("fitted_mae")),
+        "offsets": fmt_int(check.get("offset_communes", 0)),
+        "sentence": sentence, "confusion": table,
+    }
+
+
+def _backtest_view(bt, prof: Profession) -> dict:
+    """The backtest section, formatted."""
+    f = bt.figures
+    rows = [("Corrélation des rangs (Spearman)", fmt_dec(f["spearman_forecast"]),
+             fmt_dec(f["spearman_persistence"]), "–"),
+            ("Écart absolu moyen", fmt_dec(f["mae_forecast"]), fmt_dec(f["mae_persistence"]), "–"),
+            ("Même classe de zonage", fmt_pct(f["class_agreement_forecast"]),
+             fmt_pct(f["class_agreement_persistence"]), "–")]
+    scores = [("AUC (1 = parfait, 0,5 = hasard)", fmt_dec(f["auc_forecast"]),
+               fmt_dec(f["auc_persistence"]), fmt_dec(f.get("auc_u65_variant"))),
+              ("Score de Brier (0 = parfait)", fmt_dec(f["brier_forecast"], 3),
+               fmt_dec(f["brier_persistence"], 3), fmt_dec(f.get("brier_u65_variant"), 3))]
+
+    def grid(items, table_id, head):
+        header = Markup("").join(Markup("<th class=\"num\">{}</th>").format(h) for h in head)
+        body = Markup("").join(Markup("<tr><td>{}</td>{}</tr>").format(
+            name, Markup("").join(Markup("<td class=\"num\">{}</td>").format(v) for v in vals))
+            for name, *vals in items)
+        return (Markup('<table id="{}"><thead><tr><th></th>').format(table_id) + header
+                + Markup("</tr></thead><tbody>") + body + Markup("</tbody></table>"))
+
+    unforeseen = pd.DataFrame(bt.unforeseen).rename(columns={
+        "nom": "Commune", "code_commune": "Code INSEE", "pop_totale": "Population",
+        "apl_from": f"APL {bt.from_year}", "apl_u65_from": f"APL ≤ 65 ans {bt.from_year}",
+        "apl_median": f"APL projeté {bt.to_year} (médiane)", "p_deficit": "Probabilité",
+        "apl_to": f"APL {bt.to_year}"})
+    unforeseen = unforeseen[["Commune", "Code INSEE", "Population", f"APL {bt.from_year}",
+                             f"APL ≤ 65 ans {bt.from_year}", f"APL projeté {bt.to_year} (médiane)",
+                             "Probabilité", f"APL {bt.to_year}"]]
+    return {
+        "from_year": bt.from_year, "to_year": bt.to_year,
+        "share_observed": fmt_pct(f["share_deficit_observed"]),
+        "share_predicted": fmt_pct(f["share_deficit_predicted_mean"]),
+        "share_p10": fmt_pct(f["share_deficit_predicted_p10"]),
+        "share_p90": fmt_pct(f["share_deficit_predicted_p90"]),
+        "share_persistence": fmt_pct(f["share_deficit_persistence"]),
+        "table": grid(rows, "backtest-communes", ("Projection", "Persistance", "Variante ≤ 65 ans")),
+        "scores": grid(scores, "backtest-scores", ("Projection", "Persistance", "Variante ≤ 65 ans")),
+        "fell": fmt_int(f["communes_fell"]), "rose": fmt_int(f["communes_rose"]),
+        "fell_population": fmt_int(f["population_fell"]),
+        "unforeseen": (_table(unforeseen, prof, table_id="unforeseen") if len(unforeseen)
+                       else Markup('<p class="muted">Aucune.</p>')),
+    }
+
+
+def write_backtest_report(path: str | os.PathLike[str], backtest, *, region_name: str,
+                          scenario_name: str | None = None, profession: str | Profession = "gp",
+                          meta: Mapping[str, Any] | None = None) -> Path:
+    """Write the report of :func:`scenarios.backtest.backtest` as one self-contained page.
+
+    Parameters
+    ----------
+    path : path-like
+        The HTML file (written atomically).
+    backtest : scenarios.backtest.Backtest
+    region_name : str
+    scenario_name : str, optional
+    profession : str, path-like or Profession
+    meta : mapping, optional
+        Generation metadata.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    return write_report(path, region_name=region_name, communes=None, backtest=backtest,
+                        scenario_name=scenario_name, profession=profession, meta=meta,
+                        year=backtest.from_year, baseline=backtest.forecast.baseline)
 
 
 def write_report(
@@ -297,6 +406,11 @@ def write_report(
     meta: Mapping[str, Any] | None = None,
     max_rows: int = 40,
     profession: str | Profession = "gp",
+    baseline=None,
+    model_check: dict | None = None,
+    year: int | None = None,
+    already_in_deficit: pd.DataFrame | None = None,
+    backtest=None,
 ) -> Path:
     """Write the run's report as one self-contained HTML page.
 
@@ -335,6 +449,16 @@ def write_report(
         Rows shown in the commune tables; the rest is counted, not listed.
     profession : str, path-like or Profession
         Whose labels, zoning classes and thresholds.
+    baseline : scenarios.baseline.Baseline, optional
+        Year 0: official or model, listed and unlisted practitioners.
+    model_check : dict, optional
+        :func:`engine.tables.model_check` (the model-check section).
+    year : int, optional
+        The data year (year 0).
+    already_in_deficit : pandas.DataFrame, optional
+        :meth:`scenarios.Forecast.already_in_deficit`.
+    backtest : scenarios.backtest.Backtest, optional
+        Adds the backtest section.
 
     Returns
     -------
@@ -355,14 +479,17 @@ def write_report(
     deficit = legend[0]
     maps = dict(maps or {})
     uris = {k: _data_uri(v) for k, v in maps.items() if v is not None and Path(v).is_file()}
-    by_class, totals = _by_class(communes, prof)
-    pop = population_of(communes)
-    keys = class_keys(communes["classe"], prof) if "classe" in communes.columns else None
-    under = float(pop[keys == deficit.code].sum()) if keys is not None else float("nan")
-    n_under = int((keys == deficit.code).sum()) if keys is not None else 0
-    total = float(pop.sum())
-    today = {"population": fmt_int(under), "share": fmt_dec(100 * under / total if total else np.nan, 1),
-             "communes": fmt_int(n_under), "n_communes": n_under}
+    by_class, totals, today = [], {}, {}
+    if communes is not None:
+        by_class, totals = _by_class(communes, prof)
+        pop = population_of(communes)
+        keys = class_keys(communes["classe"], prof) if "classe" in communes.columns else None
+        under = float(pop[keys == deficit.code].sum()) if keys is not None else float("nan")
+        n_under = int((keys == deficit.code).sum()) if keys is not None else 0
+        total = float(pop.sum())
+        today = {"population": fmt_int(under),
+                 "share": fmt_dec(100 * under / total if total else np.nan, 1),
+                 "communes": fmt_int(n_under), "n_communes": n_under}
 
     forecast_chart = None
     forecast_table = None
@@ -372,7 +499,11 @@ def write_report(
                             "share_deficit_mean", "communes_new_deficit",
                             "active_practitioners_mean")
                 if c in forecast_summary.columns]
-        forecast_table = _table(pd.DataFrame(forecast_summary)[cols].sort_values("year"), prof)
+        shown = pd.DataFrame(forecast_summary)[cols].sort_values("year").reset_index(drop=True)
+        # Year 0 is observed, not simulated: say so where it is read.
+        shown["year"] = [f"{int(y)} (observé)" if k == 0 else str(int(y))
+                         for k, y in enumerate(shown["year"])]
+        forecast_table = _table(shown, prof, table_id="forecast-table")
 
     new_rows, new_more, new_count = None, 0, None
     if newly_in_deficit is not None:
@@ -386,6 +517,20 @@ def write_report(
         if len(installations) == 0:
             inst_html = Markup('<table id="installations"><tbody><tr><td class="muted">'
                                "Aucune proposition.</td></tr></tbody></table>")
+
+    already_rows, already_more = None, 0
+    if already_in_deficit is not None:
+        ad = pd.DataFrame(already_in_deficit)
+        limit = min(max_rows, 15)
+        already_rows = [{"nom": r.nom, "code": r.code_commune, "apl0": fmt_dec(r.apl_year0),
+                         "last": fmt_dec(r.apl_median_last_year), "pop": fmt_int(r.pop_totale)}
+                        for r in ad.head(limit).itertuples(index=False)]
+        already_more = max(0, len(ad) - limit)
+    practitioners = None
+    if baseline is not None:
+        listed = int((~baseline.slot_unlisted).sum())
+        practitioners = {"listed": fmt_int(listed), "unlisted": fmt_int(baseline.n_unlisted)
+                         if baseline.n_unlisted else None}
 
     now = dt.datetime.now().astimezone()
     meta_items = []
@@ -417,6 +562,12 @@ def write_report(
                       if zoning_summary is not None and len(zoning_summary) else None),
         forecast_chart=forecast_chart, forecast_table=forecast_table,
         new_deficit=new_rows, new_deficit_more=new_more, installations=inst_html, meta=meta_items,
+        year=year, official_baseline=baseline is not None and baseline.kind == "official",
+        practitioners=practitioners, already=already_rows, already_more=already_more,
+        already_count=fmt_int(len(already_in_deficit)) if already_in_deficit is not None else None,
+        check=_check_view(model_check, prof) if model_check else None,
+        backtest=_backtest_view(backtest, prof) if backtest is not None else None,
+        hide_current=communes is None,
     )
     path = Path(path)
     with atomic_path(path) as tmp:

@@ -1,8 +1,10 @@
 """Where to install new GPs: greedy placement with incremental APL updates.
 
 For a fixed demand, adding supply ``dS`` in column ``j`` changes only the ratio
-``R_j = S_j / D_j`` (the demand in reach ``D_j`` does not depend on supply), so the APL of
-commune ``i`` rises by ``W_ij * dS / D_j`` and nothing else moves. Each greedy step therefore
+``R_j = S_j / D_j`` (the demand in reach ``D_j`` does not depend on supply), so the engine's
+APL of commune ``i`` rises by ``W_ij * dS / D_j`` and nothing else moves; on the official
+baseline, the commune's correction factor ``f_i`` scales that rise (see
+:mod:`engine.apl.calibration`), and the APL is the unclipped value clipped at 0. Each greedy step therefore
 scores every candidate from its own column of the weight matrix, picks the best, updates the
 APL of the communes in reach of that site only, and rescores only the candidates that share
 a commune with it.
@@ -17,15 +19,20 @@ import scipy.sparse as sp
 from engine.apl import bounded_activity
 from engine.apl import profession as as_profession
 from engine.errors import InputError
-from scenarios.ages import expected_supply
+from scenarios.baseline import Baseline
+from scenarios.baseline import baseline as make_baseline
 
 _OBJECTIVES = ("population_in_deficit", "deficit_gap")
 
 
 def _gains(wc: sp.csc_matrix, reach: np.ndarray, apl: np.ndarray, pop: np.ndarray,
-           weight_pop: np.ndarray, add: float, cols: np.ndarray,
-           threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """Population lifted over the threshold and weighted gap closed, for each column in ``cols``."""
+           weight_pop: np.ndarray, add: float, cols: np.ndarray, threshold: float,
+           factor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Population lifted over the threshold and weighted gap closed, for each column in ``cols``.
+
+    ``apl`` is unclipped (it may be negative where an offset correction holds a commune at
+    0): the APL shown is ``max(apl, 0)``, so the gap closed is measured on the clipped values.
+    """
     lifted = np.zeros(len(cols))
     gap = np.zeros(len(cols))
     for k, j in enumerate(cols):
@@ -33,11 +40,12 @@ def _gains(wc: sp.csc_matrix, reach: np.ndarray, apl: np.ndarray, pop: np.ndarra
             continue
         lo, hi = wc.indptr[j], wc.indptr[j + 1]
         rows = wc.indices[lo:hi]
-        delta = wc.data[lo:hi] * (add / reach[j])
+        delta = factor[rows] * wc.data[lo:hi] * (add / reach[j])
         a = apl[rows]
         under = a < threshold
         lifted[k] = pop[rows][under & (a + delta >= threshold)].sum()
-        gap[k] = (weight_pop[rows] * np.minimum(delta, np.maximum(threshold - a, 0.0))).sum()
+        closed = np.clip(a + delta, 0.0, threshold) - np.clip(a, 0.0, threshold)
+        gap[k] = (weight_pop[rows] * closed).sum()
     return lifted, gap
 
 
@@ -52,6 +60,7 @@ def greedy_placement(
     candidates: np.ndarray | None = None,
     objective: str = "population_in_deficit",
     profession="gp",
+    factor: np.ndarray | None = None,
     progress=None,
 ) -> pd.DataFrame:
     """Greedy placement on arrays (the kernel behind :func:`optimize_installations`).
@@ -65,7 +74,7 @@ def greedy_placement(
     population : numpy.ndarray
         Total population per row (what "population in deficit" counts).
     apl : numpy.ndarray
-        Current APL per row.
+        Current APL per row (unclipped: see ``factor``).
     n_new : int
         Number of placements.
     supply_per_site : float
@@ -78,6 +87,9 @@ def greedy_placement(
         to that threshold that is closed.
     profession : str, path-like or Profession
         Whose deficit threshold (default ``"gp"``).
+    factor : numpy.ndarray, optional
+        Per-row factor of the APL response to supply (the baseline correction's factor;
+        default 1).
     progress : callable, optional
         Called as ``progress(done, total)`` after each placement.
 
@@ -99,9 +111,11 @@ def greedy_placement(
     pop = np.asarray(population, dtype=np.float64)
     apl = np.array(apl, dtype=np.float64)
     reach = np.asarray(wc.T @ demand).ravel()
+    factor = np.ones(len(apl)) if factor is None else np.asarray(factor, dtype=np.float64)
     cand = np.arange(wc.shape[1]) if candidates is None else np.asarray(candidates, dtype=np.int64)
     weight_pop = demand  # the gap is weighted by standardised population, as DREES averages are
-    lifted, gap = _gains(wc, reach, apl, pop, weight_pop, supply_per_site, cand, threshold)
+    lifted, gap = _gains(wc, reach, apl, pop, weight_pop, supply_per_site, cand, threshold,
+                         factor)
     pos_of = {int(c): k for k, c in enumerate(cand)}
     out = []
     for rank in range(1, n_new + 1):
@@ -116,13 +130,13 @@ def greedy_placement(
         if reach[j] > 0:
             lo, hi = wc.indptr[j], wc.indptr[j + 1]
             rows = wc.indices[lo:hi]
-            apl[rows] += wc.data[lo:hi] * (supply_per_site / reach[j])
+            apl[rows] += factor[rows] * wc.data[lo:hi] * (supply_per_site / reach[j])
             # Only candidates reaching one of the changed communes need rescoring.
             touched = np.unique(np.concatenate([wr.indices[wr.indptr[r]:wr.indptr[r + 1]] for r in rows]))
             idx = np.array([pos_of[int(c)] for c in touched if int(c) in pos_of], dtype=np.int64)
             if len(idx):
                 lifted[idx], gap[idx] = _gains(wc, reach, apl, pop, weight_pop, supply_per_site,
-                                               cand[idx], threshold)
+                                               cand[idx], threshold, factor)
         out[-1]["population_in_deficit"] = float(pop[apl < threshold].sum())
         if progress is not None:
             progress(rank, n_new)
@@ -142,14 +156,16 @@ def optimize_installations(
     draws: int = 200,
     seed: int = 0,
     supply: np.ndarray | None = None,
+    baseline: Baseline | str | None = None,
     progress=None,
 ) -> pd.DataFrame:
     """Where to install ``n_new`` GPs (or MSPs of ``gps_per_site`` GPs) to lift most people
     out of deficit.
 
-    The starting point is the expected supply in ``year``: each GP counts with its
-    probability of still practising then (aged ``<= retirement_age``, over ``draws`` draws
-    of imputed ages when the roster has none). Placement is greedy: at each step the
+    The starting point is the baseline (official by default, see
+    :mod:`scenarios.baseline`) in ``year``: each practitioner counts with its probability
+    of still practising then (aged ``<= retirement_age``, over ``draws`` draws of imputed
+    ages when the roster has none). Placement is greedy: at each step the
     commune whose new GP(s) lift the most population out of deficit (ties: the largest
     population-weighted gap closed), with incremental APL updates.
 
@@ -176,8 +192,10 @@ def optimize_installations(
         Draws of imputed ages used for the expected supply.
     supply : numpy.ndarray, optional
         Supply per commune to start from instead, e.g. a forecast's mean supply in the
-        planning year (:meth:`scenarios.Forecast.supply_in`); ``year`` and
-        ``retirement_age`` are then ignored.
+        planning year (:meth:`scenarios.Forecast.supply_in`, with the same baseline);
+        ``year`` and ``retirement_age`` are then ignored.
+    baseline : Baseline, {"official", "model"}, optional
+        The state to start from (default: official where the region has official values).
     progress : callable, optional
         Called as ``progress(done, total)`` after each placement.
 
@@ -205,22 +223,31 @@ def optimize_installations(
             raise InputError(f"candidate commune(s) {unknown[:5]} are not in region {region.name!r}",
                              column="candidates")
         cand = np.array([index[c] for c in candidates], dtype=np.int64)
-    if supply is None:
-        supply = expected_supply(region, year=year, retirement_age=retirement_age, draws=draws,
-                                 seed=seed)
+    prof = region.profession
+    base = baseline if isinstance(baseline, Baseline) else make_baseline(region, baseline)
+    if year is not None and int(year) < region.year:
+        raise InputError(f"planning year {year} is before the data year {region.year} of region "
+                         f"{region.name!r}; plan for {region.year} or later", column="year")
+    if supply is None and year is None:
+        supply = base.supply(region.n_communes)
+    elif supply is None:
+        limit = prof.variant_max_age if retirement_age is None else retirement_age
+        supply = base.expected_supply(region.n_communes, years_ahead=int(year) - region.year,
+                                      retirement_age=limit, draws=draws, seed=seed,
+                                      profession=prof)
     else:
         supply = np.asarray(supply, dtype=np.float64)
         if supply.shape != (region.n_communes,) or not np.all(np.isfinite(supply)) or (supply < 0).any():
             raise InputError(f"supply must be {region.n_communes} finite non-negative values, one per "
                              "commune", column="supply")
     demand = region.demand
-    apl = region.apl(supply)
-    prof = region.profession
+    apl = base.correction.unclipped(region.apl(supply))
     per_gp = float(bounded_activity([prof.activity.default if activity is None else activity],
-                                    profession=prof)[0])
+                                    profession=prof)[0]) * base.activity_scale
     result = greedy_placement(weights, demand, region.population, apl, n_new,
                               supply_per_site=per_gp * gps_per_site, candidates=cand,
-                              objective=objective, profession=prof, progress=progress)
+                              objective=objective, profession=prof,
+                              factor=base.correction.factor, progress=progress)
     result.insert(1, "code_commune", codes[result["column"].to_numpy()])
     noms = region.communes["nom"].to_numpy() if "nom" in region.communes else codes
     result.insert(2, "nom", noms[result["column"].to_numpy()])

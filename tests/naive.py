@@ -140,3 +140,29 @@ def chain_sums(values, group_start, reverse=False):
             total += v
         out.append(total)
     return np.array(out, dtype=np.float64)
+
+
+def nnls_brute_force(m, y):
+    """``min |M x - y|`` over ``x >= 0`` by trying every set of free coordinates.
+
+    For each subset of coordinates left free, solve the unconstrained least squares on it
+    (the others at 0); keep the feasible solutions and return the one of smallest residual.
+    Exponential in the number of columns: for tiny problems only, and obviously right.
+    """
+    from itertools import combinations
+
+    m = np.asarray(m, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    k = m.shape[1]
+    best, best_cost = np.zeros(k), float(np.sum(y ** 2))
+    for size in range(1, k + 1):
+        for free in combinations(range(k), size):
+            sub = m[:, list(free)]
+            sol, *_ = np.linalg.lstsq(sub, y, rcond=None)
+            if np.all(sol >= -1e-12):
+                x = np.zeros(k)
+                x[list(free)] = np.maximum(sol, 0.0)
+                cost = float(np.sum((m @ x - y) ** 2))
+                if cost < best_cost - 1e-15:
+                    best, best_cost = x, cost
+    return best

@@ -38,7 +38,9 @@ def test_forecast_is_the_main_job(tmp_path):
     out = tmp_path / "fc"
     assert run("forecast", "--out", str(out), "--draws", "40", "--seed", "1", "--new", "5", "--quiet") == 0
     fc = pd.read_csv(out / "forecast.csv", dtype={"code_commune": str})
-    assert list(fc.columns[:6]) == ["code_commune", "year", "apl_mean", "apl_p10", "apl_p90", "p_deficit"]
+    assert list(fc.columns) == ["code_commune", "nom", "year", "apl_mean", "apl_median", "apl_p10",
+                                "apl_p90", "p_deficit", "classe"]
+    assert fc["year"].min() == 2022 and fc["year"].max() == 2032  # year 0 observed, then 10 years
     summary = pd.read_csv(out / "forecast_summary.csv")
     assert {"year", "pop_deficit_mean", "pop_deficit_p10", "pop_deficit_p90",
             "communes_new_deficit"} <= set(summary.columns)

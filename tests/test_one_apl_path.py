@@ -73,8 +73,8 @@ def test_library_region_and_forecast_agree_bit_for_bit(case):
     library = apl_communes(net, communes, gps)["apl"].to_numpy()
     region = Region(name="grille", network=net, communes=communes, practitioners=gps)
     assert np.array_equal(region.apl(), library)
-    fc = forecast(region, NOTHING_CHANGES, draws=1, seed=0)
-    for year in NOTHING_CHANGES.years:
+    fc = forecast(region, NOTHING_CHANGES, draws=1, seed=0, baseline="model")
+    for year in NOTHING_CHANGES.years(region.year):
         got = fc.communes.loc[fc.communes["year"] == year, "apl_mean"].to_numpy()
         assert np.array_equal(got, library), year
     assert library.max() > 0 and len(np.unique(library)) > 3
