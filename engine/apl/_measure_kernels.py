@@ -208,7 +208,8 @@ def _raam(demand, supply, travel, max_cycles, initial_step, min_step, half_life,
           absolute_steps):
     """Port of ``access.raam.iterate_raam`` (same operations in the same order, so the
     integer truncations fall the same way): each cycle moves demand of every origin from
-    its costliest used site to its cheapest one."""
+    its costliest used site to its cheapest one. Serial: the cycles are sequential and a
+    cycle is a few passes over the matrix, too short for threads to pay off."""
     n, m = travel.shape
     assignment = np.zeros((n, m))
     for i in range(n):
@@ -220,15 +221,17 @@ def _raam(demand, supply, travel, max_cycles, initial_step, min_step, half_life,
                 best = j
         assignment[i, best] = demand[i]
     at_supply = np.zeros(m)
-    total = np.empty((n, m))
+    congestion = np.zeros(m)
     lmin = np.empty(n, dtype=np.int64)
     lmax = np.empty(n, dtype=np.int64)
     delta = np.empty(n)
     for cycle in range(max_cycles):
         at_supply[:] = 0.0
-        for i in range(n):
+        for i in range(n):  # row by row, as numpy's sum(axis=0)
             for j in range(m):
                 at_supply[j] += assignment[i, j]
+        for j in range(m):
+            congestion[j] = at_supply[j] / supply[j]
         for i in range(n):
             vmin = np.inf
             vmax = -np.inf
@@ -236,10 +239,8 @@ def _raam(demand, supply, travel, max_cycles, initial_step, min_step, half_life,
             jmax = 0
             for j in range(m):
                 if travel[i, j] == np.inf:
-                    total[i, j] = np.inf
                     continue
-                c = at_supply[j] / supply[j] + travel[i, j]
-                total[i, j] = c
+                c = congestion[j] + travel[i, j]
                 if c < vmin:
                     vmin = c
                     jmin = j
@@ -285,13 +286,14 @@ def _raam(demand, supply, travel, max_cycles, initial_step, min_step, half_life,
         for i in range(n):
             assignment[i, lmin[i]] += delta[i]
             assignment[i, lmax[i]] -= delta[i]
+    # PySAL's result uses the total cost of the last cycle, before its moves.
     out = np.empty(n)
     for i in range(n):
         num = 0.0
         den = 0.0
         for j in range(m):
             if travel[i, j] != np.inf:
-                num += total[i, j] * assignment[i, j]
+                num += (congestion[j] + travel[i, j]) * assignment[i, j]
             den += assignment[i, j]
         out[i] = num / den
     return out
