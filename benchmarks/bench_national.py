@@ -158,17 +158,16 @@ def _child_apl(network_path: str, backend: str, n_origins: int) -> dict[str, Any
     if backend == "dask":
         import distributed
 
-        from engine.distributed import travel_times_distributed
 
         t0 = time.perf_counter()
         cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                            dashboard_address=None, silence_logs=50)
         client = distributed.Client(cluster)
-        travel_times_distributed(net, origins[:4], dst, max_minutes=MAX_MINUTES, client=client)
+        travel_times(net, origins[:4], dst, max_minutes=MAX_MINUTES, client=client)
         out["startup_s"] = time.perf_counter() - t0
 
         def route():
-            return travel_times_distributed(net, origins, dst, max_minutes=MAX_MINUTES,
+            return travel_times(net, origins, dst, max_minutes=MAX_MINUTES,
                                             client=client, chunk_size=500)
     else:
         travel_times(net, origins[:4], dst, max_minutes=MAX_MINUTES)  # numba cache load
@@ -346,7 +345,7 @@ def test_national_apl(benchmark, request, tmp_path_factory, capsys):
 
 
 def test_stream_pbf(benchmark, request, tmp_path_factory, capsys):
-    from engine.routing.pbf import write_synthetic_osm
+    from synthetic import write_synthetic_osm
 
     quick = quick_mode(request.config)
     rows, cols = PBF_QUICK if quick else PBF_FULL

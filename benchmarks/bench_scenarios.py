@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from scenarios import forecast, load_scenario, optimize_installations
+from scenarios.ages import expected_supply, practitioner_ages
 
 FULL_DRAWS = 1000
 NAIVE_DRAWS = 100
@@ -24,7 +25,7 @@ NAIVE_DRAWS = 100
 @pytest.fixture(scope="module")
 def region():
     from engine import settings
-    from engine.region import load_region
+    from engine.mirror import load_region
 
     mirror = settings.data_mirror()
     if mirror is None:
@@ -32,17 +33,16 @@ def region():
             pytest.fail("data mirror missing under CI")
         pytest.skip("data mirror not available")
     r = load_region("corse", mirror=mirror, cache=False)
-    r.weights()
-    r.senior_share  # noqa: B018 - warm the cached fit outside the timings
+    r.commune_times()  # route outside the timings
     return r
 
 
 def _naive_forecast_age_rule(region, ages0, years, retirement_age=65.0):
     """Per draw and year: pandas groupby for supply, dense numpy APL."""
-    w = region.weights().toarray()
+    w = region.weights.toarray()
     demand = region.demand
     pop = region.communes["pop_totale"].to_numpy(float)
-    gps = pd.DataFrame({"commune": region.gp_columns(), "activity": region.gp_activity()})
+    gps = pd.DataFrame({"commune": region.practitioner_commune, "activity": region.practitioner_activity()})
     out = np.empty((len(years), ages0.shape[0], region.n_communes))
     for d in range(ages0.shape[0]):
         for t, _year in enumerate(years):
@@ -64,12 +64,12 @@ def test_forecast_1000_draws_vs_naive(benchmark, region):
     # The same ages as the engine drew (same seed stream), for the first NAIVE_DRAWS draws.
     seq = np.random.SeedSequence(0)
     age_seed = int(seq.spawn(2)[0].generate_state(1)[0])
-    ages0 = region.gp_ages(draws=FULL_DRAWS, seed=age_seed)[:NAIVE_DRAWS]
+    ages0 = practitioner_ages(region, draws=FULL_DRAWS, seed=age_seed)[:NAIVE_DRAWS]
     t0 = time.perf_counter()
     apl, pop_under = _naive_forecast_age_rule(region, ages0, scenario.years)
     naive_s = (time.perf_counter() - t0) * FULL_DRAWS / NAIVE_DRAWS
     # Same computation: the engine's draws equal the naive ones on the shared draws.
-    np.testing.assert_allclose(fc.pop_under_draws[:, :NAIVE_DRAWS], pop_under, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(fc.pop_deficit_draws[:, :NAIVE_DRAWS], pop_under, rtol=0, atol=1e-6)
     ratio = naive_s / engine_s
     benchmark.extra_info.update({
         "engine_s": engine_s, "naive_s_scaled": naive_s, "speedup": ratio,
@@ -88,7 +88,7 @@ def test_forecast_hazard_1000_draws(benchmark, region):
 
 def _naive_greedy(region, supply, n_new, per_site):
     """Greedy that recomputes the full APL for every candidate at every step."""
-    w = region.weights().toarray()
+    w = region.weights.toarray()
     demand = region.demand
     pop = region.communes["pop_totale"].to_numpy(float)
 
@@ -120,9 +120,9 @@ def test_optimizer_20_gps_vs_naive(benchmark, region):
     res = benchmark.pedantic(optimize_installations, args=(region, n_new), kwargs={"year": 2027},
                              rounds=3, iterations=1)
     engine_s = benchmark.stats.stats.min
-    supply = region.expected_supply(year=2027, retirement_age=65.0)
+    supply = expected_supply(region, year=2027, retirement_age=65.0)
     t0 = time.perf_counter()
-    chosen, final = _naive_greedy(region, supply, n_new, region.default_activity)
+    chosen, final = _naive_greedy(region, supply, n_new, region.profession.activity.default)
     naive_s = time.perf_counter() - t0
     assert final == pytest.approx(res["population_in_deficit"].iloc[-1])
     codes = region.communes["code_commune"].to_numpy()

@@ -27,7 +27,7 @@ from scenarios.siting import maximal_covering, p_median, set_covering  # noqa: E
 def corsica():
     from engine import settings
     from engine.apl import commune_matrix
-    from engine.region import load_region
+    from engine.mirror import load_region
 
     mirror = settings.data_mirror()
     if mirror is None:
@@ -35,9 +35,8 @@ def corsica():
             pytest.fail("data mirror missing under CI")
         pytest.skip("data mirror not available")
     r = load_region("corse", mirror=mirror, cache=False)
-    pop = r.communes["pop_totale"].to_numpy(float)
-    return {"times": r.times, "pop": pop, "full": commune_matrix(r.network, r.communes,
-                                                                 max_minutes=None)}
+    return {"times": r.commune_times(), "pop": r.population,
+            "full": commune_matrix(r.network, r.communes, max_minutes=np.inf)}
 
 
 def _record(benchmark, case, peer, greedy, exact, *, minimise: bool):

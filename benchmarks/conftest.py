@@ -13,10 +13,15 @@ from __future__ import annotations
 import json
 import os
 import platform
+import sys
 from pathlib import Path
 
 import numba
 import pytest
+
+# The synthetic inputs and naive twins of tests/ serve the benchmarks too.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
 from _harness import RESULTS_DIR, ROWS, quick_mode, synthetic_road_network
 
 from engine import settings

@@ -25,16 +25,18 @@ from scipy.stats import spearmanr
 import engine
 from engine import settings
 from engine.apl import (
-    CLASSES,
-    DEFAULT_ACTIVITY,
     Catchment,
     apl_communes,
     catchment_weights,
     classify,
     commune_matrix,
     commune_supply,
+    profession,
 )
-from engine.data import corsica_inputs, read_drees_apl
+from engine.mirror import corsica_inputs, read_drees_apl
+
+CLASSES = profession("gp").zoning.codes
+DEFAULT_ACTIVITY = profession("gp").activity.default
 
 RESULTS = Path(__file__).resolve().parent / "results" / "validation_corsica.json"
 DREES_SHARE_UNDER_2_5 = 0.180
@@ -53,7 +55,7 @@ def figures(ours: np.ndarray, drees: np.ndarray, pop_totale: np.ndarray) -> dict
         "class_agreement": float((c_ours == c_drees).mean()),
         "confusion_rows_drees_cols_ours": confusion,
         "share_under_2_5": float(pop_totale[ours < 2.5].sum() / pop_totale.sum()),
-        "share_under_2_5_drees": float(pop_totale[drees < 2.5].sum() / pop_totale.sum()),
+        "share_deficit_drees": float(pop_totale[drees < 2.5].sum() / pop_totale.sum()),
         "mean_apl_popstd": None,
     }
 
@@ -159,7 +161,7 @@ def _print(out: dict) -> None:
     for name, f in rows:
         print(f"{name:28s} {f['communes']:4d} {f['spearman']:9.3f} {f['mae']:6.3f} "
               f"{f['class_agreement']:6.1%} {f['share_under_2_5']:6.1%} "
-              f"{f['share_under_2_5_drees']:6.1%} {f['mean_apl_popstd']:5.2f} "
+              f"{f['share_deficit_drees']:6.1%} {f['mean_apl_popstd']:5.2f} "
               f"{f['mean_apl_popstd_drees']:5.2f}")
     print("confusion (rows DREES, columns ours), all communes, uncalibrated:")
     conf = out["uncalibrated"]["all"]["confusion_rows_drees_cols_ours"]

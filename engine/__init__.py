@@ -6,37 +6,47 @@ The public API:
 - :func:`travel_times` and :class:`TravelTimeMatrix`: bounded sparse travel-time matrices;
   :func:`nearest_travel_times`: time to the nearest of many sources in one search.
 - :func:`isochrones`: travel-time polygons around sources.
-- :mod:`engine.apl`: floating-catchment measures and the official DREES APL.
+- :mod:`engine.apl`: floating-catchment measures, professions and the official DREES APL.
+- :class:`engine.region.Region`, :func:`engine.mirror.load_region`: study areas.
+
+Names are imported on first use, so ``import engine`` stays fast (the routing kernels, numba
+and pandas load only when a function needs them).
 """
 
-from engine import settings
-from engine.errors import InputError, NetworkError
-from engine.routing.loaders import load_network
-from engine.routing.matrix import TravelTimeMatrix, nearest_travel_times, travel_times
-from engine.routing.network import RoadNetwork
-from engine.routing.speeds import SpeedModel, legal_speeds
+from __future__ import annotations
 
-__version__ = "0.1.0"
+from importlib import import_module, metadata
 
-__all__ = [
-    "InputError",
-    "NetworkError",
-    "RoadNetwork",
-    "SpeedModel",
-    "TravelTimeMatrix",
-    "isochrones",
-    "legal_speeds",
-    "load_network",
-    "nearest_travel_times",
-    "settings",
-    "travel_times",
-]
+try:
+    __version__ = metadata.version("apl-engine")
+except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare source tree
+    __version__ = "0+unknown"
+
+_EXPORTS = {
+    "InputError": "engine.errors",
+    "NetworkError": "engine.errors",
+    "RoadNetwork": "engine.routing.network",
+    "SpeedModel": "engine.routing.speeds",
+    "TravelTimeMatrix": "engine.routing.matrix",
+    "isochrones": "engine.routing.isochrones",
+    "legal_speeds": "engine.routing.speeds",
+    "load_network": "engine.routing.loaders",
+    "nearest_travel_times": "engine.routing.matrix",
+    "travel_times": "engine.routing.matrix",
+}
+
+__all__ = sorted([*_EXPORTS, "settings", "__version__"])
 
 
-def __getattr__(name):
-    # Isochrones pull in geopandas/shapely; import them only when asked for.
-    if name == "isochrones":
-        from engine.routing.isochrones import isochrones
-
-        return isochrones
+def __getattr__(name: str):
+    if name == "settings":
+        return import_module("engine.settings")
+    if name in _EXPORTS:
+        value = getattr(import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'engine' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -13,7 +13,12 @@ from pathlib import Path
 
 from engine.errors import InputError
 
-EPILOG_COMPUTE = "example:\n  apl compute --out out/corse\n  apl compute --communes my.gpkg --practitioners gps.csv --network roads.osm.pbf --out out/mine\n  apl compute --network data/france-drive.npz --communes france.gpkg --practitioners gps.csv --no-isochrones"
+EPILOG_COMPUTE = ("examples:\n  apl compute --out out/corse\n"
+                  "  apl compute --region corse --practitioners my_gps.csv --out out/mine\n"
+                  "  apl compute --communes my.gpkg --practitioners gps.csv --network roads.osm.pbf\n"
+                  "  apl compute --profession my_profession.toml --out out/other\n"
+                  "  apl compute --network data/france-drive.npz --communes france.gpkg "
+                  "--practitioners gps.csv --no-isochrones")
 EPILOG_FORECAST = "example:\n  apl forecast --scenario scenarios/retirement-hazard.toml --draws 500 --out out/forecast"
 EPILOG_OPTIMIZE = "example:\n  apl optimize --new 10 --year 2027 --out out/optimize"
 EPILOG_ISO = "example:\n  apl isochrones --minutes 10,15,20 --out out/iso"
@@ -28,11 +33,17 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _common(p: argparse.ArgumentParser, *, out_default: str, year_is_data: bool = True) -> None:
-    g = p.add_argument_group("inputs (default: the embedded region 'corse', assembled from the data mirror)")
+    g = p.add_argument_group("inputs (default: the embedded region 'corse', assembled from the "
+                             "data mirror; each file given replaces that part of it)")
     g.add_argument("--region", default="corse", help="embedded region name (default: corse)")
     g.add_argument("--network", help="road network file (.graphml[.gz], .osm[.gz|.bz2], .osm.pbf, .npz)")
-    g.add_argument("--communes", help="communes: GeoPackage or CSV (see scenarios/examples/)")
-    g.add_argument("--practitioners", help="practitioners CSV (see scenarios/examples/)")
+    g.add_argument("--communes", help="communes: GeoPackage, CSV or Excel (see scenarios/examples/)")
+    g.add_argument("--practitioners", help="practitioners: CSV or Excel (see scenarios/examples/)")
+    g.add_argument("--official", help="official values per commune (code_commune, apl, "
+                                      "apl_moins_65) for your own communes")
+    g.add_argument("--profession", default="gp", metavar="NAME_OR_FILE",
+                   help="whose APL: a shipped profession (gp: general practitioners, the "
+                        "default) or a TOML definition file (see docs/architecture.md)")
     # For optimize, --year is the planning year the issue and planners ask for; the data
     # year is --data-year everywhere (and --year elsewhere, where no other year exists).
     flags = ("--data-year", "--year") if year_is_data else ("--data-year",)
@@ -55,7 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "on OpenStreetMap roads: compute, forecast retirements, place new GPs.",
                      formatter_class=argparse.RawDescriptionHelpFormatter,
                      epilog="Run 'apl COMMAND --help' for each command's options and an example.")
-    parser.add_argument("--version", action="version", version="apl-engine 0.1.0")
+    from engine import __version__
+
+    parser.add_argument("--version", action="version", version=f"apl-engine {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     fmt = argparse.RawDescriptionHelpFormatter
 
@@ -70,9 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("forecast", help="year-by-year forecast of deficits under a scenario (the main job)",
                        epilog=EPILOG_FORECAST, formatter_class=fmt)
     _common(p, out_default="out/forecast")
-    p.add_argument("--scenario", default=str(Path(__file__).resolve().parent.parent / "scenarios" /
-                                             "retirement-hazard.toml"),
-                   help="scenario TOML file or shipped name (default: scenarios/retirement-hazard.toml)")
+    p.add_argument("--scenario", default="retirement-hazard",
+                   help="scenario TOML file or shipped name: retire-at-65, retirement-hazard "
+                        "(default), new-msp")
     p.add_argument("--draws", type=int, default=500, help="Monte Carlo draws (default: 500)")
     p.add_argument("--new", type=int, default=10, help="GPs the optimizer proposes in the report (default: 10; 0: none)")
 
@@ -80,11 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=fmt)
     _common(p, out_default="out/optimize", year_is_data=False)
     p.add_argument("--new", type=int, required=True, help="number of sites to propose")
-    p.add_argument("--gps-per-site", type=int, default=1, help="GPs per site (3-5 for an MSP; default 1)")
+    p.add_argument("--gps-per-site", type=int, default=1,
+                   help="practitioners per site (3-5 for an MSP; default 1)")
     p.add_argument("--objective", choices=["population_in_deficit", "deficit_gap"],
                    default="population_in_deficit", help="what each step maximises")
     p.add_argument("--year", "--plan-year", dest="plan_year", type=int, default=None, metavar="YEAR",
-                   help="planning year: GPs over 65 by then are assumed gone (default: data year)")
+                   help="planning year: practitioners over the variant age (65 for GPs) by then "
+                        "are assumed gone (default: data year)")
 
     p = sub.add_parser("isochrones", help="travel-time isochrones around practitioners",
                        epilog=EPILOG_ISO, formatter_class=fmt)
@@ -98,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "network file (.osm.pbf is streamed and contracted) to save as a fast .npz cache")
     p.add_argument("--region", default="corse")
     p.add_argument("--year", type=int, default=2022)
+    p.add_argument("--profession", default="gp", metavar="NAME_OR_FILE")
     p.add_argument("--out", default=None, help="with fetch: the GraphML file to write")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--debug", action="store_true")
@@ -140,7 +156,7 @@ def _client(args, progress: _Progress):
     if not address:
         return None
     if getattr(args, "client", None) is None:
-        from engine.distributed import connect
+        from engine.routing.cluster import connect
 
         progress.say(f"connecting to the Dask scheduler {address} ...")
         try:
@@ -151,86 +167,74 @@ def _client(args, progress: _Progress):
 
 
 def _region(args, progress: _Progress):
-    from engine.region import load_region, region_from_files
+    from engine.inputs import build_region
 
     client = _client(args, progress)
-
     year = args.data_year or 2022
-    if args.communes or args.practitioners or args.network:
-        missing = [n for n in ("network", "communes", "practitioners") if not getattr(args, n)]
-        if missing:
-            raise _Usage(f"--network, --communes and --practitioners go together; missing --{missing[0]}")
+    files = {k: getattr(args, k) for k in ("network", "communes", "practitioners", "official")}
+    own = all(files[k] for k in ("network", "communes", "practitioners"))
+    if any(files.values()):
         progress.say("loading your files ...")
-        region = region_from_files(args.network, args.communes, args.practitioners, year=year,
-                                   client=client)
+    else:
+        progress.say(f"loading region {args.region!r} ...")
+    region = build_region(region=None if own else args.region, year=year,
+                          profession=args.profession, client=client,
+                          progress=progress("region"), **files)
+    if region.times is None:
         step = progress("routing communes")
         step(0, 1)
-        region.weights()
+        region.commune_times()
         step(1, 1)
-        return region
-    progress.say(f"loading region {args.region!r} ...")
-    return load_region(args.region, year=year, progress=progress("region"), client=client)
+    return region
 
 
 class _Usage(Exception):
     pass
 
 
-def _polygons(region):
-    from engine.region import polygons_path
-
-    return polygons_path(region)
-
-
 def cmd_compute(args, progress) -> dict:
-    from engine import isochrones, maps, outputs, report
-    from engine.pipeline import commune_table, gp_points, zoning_table
-    from engine.raster import rasterize_travel_time, travel_time_to_nearest, write_geotiff
+    from engine import maps, outputs, report, tables
 
     region = _region(args, progress)
-    table = commune_table(region, polygons=_polygons(region))
-    summary = zoning_table(table)
-    gps = gp_points(region)
-    nodes, _ = region.network.snap(gps["lon"].to_numpy(), gps["lat"].to_numpy())
-    minutes = travel_time_to_nearest(region.network, sorted(set(nodes.tolist())), max_minutes=60)
-    raster = rasterize_travel_time(region.network, minutes)
+    prof = region.profession
+    table = tables.commune_table(region, polygons=region.polygons)
+    summary = tables.zoning_table(table, profession=prof)
+    points = tables.practitioner_points(region)
+    raster = tables.access_surface(region)
     iso = None
     if args.isochrones:
-        progress.say("isochrones around GPs (10, 15, 20 min) ...")
-        iso = isochrones(region.network, sorted(set(nodes.tolist())), minutes=(10, 15, 20),
-                         dissolve=True)
+        progress.say("isochrones around practitioners (10, 15, 20 min) ...")
+        iso = tables.practitioner_isochrones(region, (10, 15, 20))
 
     def write(tmp: Path) -> None:
         outputs.write_communes(table, tmp)
         outputs.write_table(summary, tmp / "zoning_summary.csv")
         if iso is not None:
             outputs.write_isochrones(iso, tmp / "isochrones.gpkg")
-        write_geotiff(tmp / "travel_time_to_gp.tif", *raster)
-        maps.map_apl_png(table, tmp / "map_apl.png", title=f"APL aux médecins généralistes — {region.name.title()}")
-        maps.map_html(table, tmp / "map.html", practitioners_points=gps, isochrones=iso)
+        outputs.write_geotiff(tmp / "travel_time_to_practitioner.tif", *raster)
+        maps.map_apl_png(table, tmp / "map_apl.png", profession=prof,
+                         subtitle=f"{region.name.title()}, données {region.year}")
+        maps.map_html(table, tmp / "map.html", practitioners_points=points, isochrones=iso,
+                      profession=prof)
         report.write_report(tmp / "report.html", region_name=region.name.title(), communes=table,
                             zoning_summary=summary, maps={"apl": tmp / "map_apl.png"},
-                            meta={"seed": args.seed})
+                            meta={"seed": args.seed}, profession=prof)
 
     outputs.write_atomic(args.out, [write])
-    n_under = int((table["apl"] < 2.5).sum())
-    pop_under = float(table.loc[table["apl"] < 2.5, "pop_totale"].sum())
-    return {"communes": len(table), "communes_under_2_5": n_under,
-            "population_under_2_5": pop_under,
-            "share_under_2_5": pop_under / float(table["pop_totale"].sum())}
+    return tables.headline(table, profession=prof)
 
 
 def cmd_forecast(args, progress) -> dict:
-    from engine import maps, outputs, report
-    from engine.pipeline import commune_table, gp_points, zoning_table
+    from engine import maps, outputs, report, tables
     from scenarios import forecast, load_scenario, optimize_installations
 
     if args.draws < 1:
         raise _Usage("--draws must be at least 1")
     scenario = load_scenario(args.scenario)
     region = _region(args, progress)
-    table = commune_table(region, polygons=_polygons(region))
-    summary = zoning_table(table)
+    prof = region.profession
+    table = tables.commune_table(region, polygons=region.polygons)
+    summary = tables.zoning_table(table, profession=prof)
     fc = forecast(region, scenario, draws=args.draws, seed=args.seed, progress=progress("forecast"))
     newly = fc.newly_in_deficit()
     installs = None
@@ -241,7 +245,7 @@ def cmd_forecast(args, progress) -> dict:
     last = fc.communes[fc.communes["year"] == scenario.years[-1]].set_index("code_commune")
     table["apl_forecast"] = table["code_commune"].map(last["apl_mean"])
     table["p_deficit_forecast"] = table["code_commune"].map(last["p_deficit"])
-    gps = gp_points(region)
+    points = tables.practitioner_points(region)
 
     def write(tmp: Path) -> None:
         outputs.write_communes(table, tmp)
@@ -251,20 +255,23 @@ def cmd_forecast(args, progress) -> dict:
         outputs.write_table(newly, tmp / "new_deficit.csv")
         if installs is not None:
             outputs.write_table(installs, tmp / "installations.csv")
-        maps.map_apl_png(table, tmp / "map_apl.png", title=f"APL aux médecins généralistes — {region.name.title()}")
-        maps.map_forecast_png(table, fc.communes, tmp / "map_forecast.png")
-        maps.map_html(table, tmp / "map.html", practitioners_points=gps)
+        maps.map_apl_png(table, tmp / "map_apl.png", profession=prof,
+                         subtitle=f"{region.name.title()}, données {region.year}")
+        maps.map_forecast_png(table, fc.communes, tmp / "map_forecast.png", profession=prof,
+                              subtitle=f"Scénario : {scenario.name}")
+        maps.map_html(table, tmp / "map.html", practitioners_points=points, profession=prof)
         report.write_report(tmp / "report.html", region_name=region.name.title(), communes=table,
-                            zoning_summary=summary, forecast_summary=fc.summary, newly_in_deficit=newly,
-                            installations=installs, scenario_name=scenario.name,
+                            zoning_summary=summary, forecast_summary=fc.summary,
+                            newly_in_deficit=newly, installations=installs,
+                            scenario_name=scenario.name, profession=prof,
                             maps={"apl": tmp / "map_apl.png", "forecast": tmp / "map_forecast.png"},
-                            meta={"seed": args.seed, "draws": args.draws, "scenario": scenario.path})
+                            meta={"seed": args.seed, "draws": args.draws})
 
     outputs.write_atomic(args.out, [write])
     first, last_row = fc.summary.iloc[0], fc.summary.iloc[-1]
     return {"scenario": scenario.name, "years": f"{scenario.years[0]}-{scenario.years[-1]}",
-            "share_under_2_5_first_year": float(first["share_under_2_5_mean"]),
-            "share_under_2_5_last_year": float(last_row["share_under_2_5_mean"]),
+            "share_deficit_first_year": float(first["share_deficit_mean"]),
+            "share_deficit_last_year": float(last_row["share_deficit_mean"]),
             "communes_newly_in_deficit": len(newly)}
 
 
@@ -274,6 +281,8 @@ def cmd_optimize(args, progress) -> dict:
 
     if args.new < 1:
         raise _Usage("--new must be at least 1")
+    if args.gps_per_site < 1:
+        raise _Usage("--gps-per-site must be at least 1")
     region = _region(args, progress)
     result = optimize_installations(region, args.new, year=args.plan_year, objective=args.objective,
                                     gps_per_site=args.gps_per_site, seed=args.seed,
@@ -283,36 +292,43 @@ def cmd_optimize(args, progress) -> dict:
 
 
 def cmd_isochrones(args, progress) -> dict:
-    from engine import isochrones, outputs
-    from engine.pipeline import gp_points
+    from engine import outputs, tables
 
     try:
         bands = tuple(float(x) for x in args.minutes.split(","))
     except ValueError:
         raise _Usage(f"--minutes must be comma-separated numbers, got {args.minutes!r}") from None
+    if not bands or any(not (b > 0) for b in bands):
+        raise _Usage(f"--minutes must be positive numbers of minutes, got {args.minutes!r}")
     region = _region(args, progress)
-    gps = gp_points(region)
-    nodes, _ = region.network.snap(gps["lon"].to_numpy(), gps["lat"].to_numpy())
-    iso = isochrones(region.network, sorted(set(nodes.tolist())), minutes=bands, dissolve=True)
+    iso = tables.practitioner_isochrones(region, bands)
     outputs.write_atomic(args.out, [lambda tmp: outputs.write_isochrones(iso, tmp / "isochrones.gpkg")])
-    return {"bands": list(bands), "sources": len(set(nodes.tolist()))}
+    return {"bands": list(bands), "practitioners": len(region.practitioners)}
+
+
+class _Failed(Exception):
+    """A check that failed: its lines are already printed; exit 1."""
 
 
 def cmd_data(args, progress) -> dict:
-    from engine.region import check_region, load_region, manifest
+    from engine.mirror import check_region, load_region, manifest
 
     if args.action == "list":
         for name, spec in manifest().get("regions", {}).items():
             print(f"{name}: {spec.get('description', '')}")
         return {}
     if args.action == "check":
-        report = check_region(args.region)
-        for line in report:
+        lines = check_region(args.region, profession=args.profession)
+        for _ok, line in lines:
             print(line)
+        if not all(ok for ok, _ in lines):
+            raise _Failed(f"region {args.region!r}: data missing (see the lines above)")
         return {}
     if args.action == "assemble":
-        region = load_region(args.region, year=args.year, cache=True, rebuild=True)
-        return {"region": region.name, "communes": region.n_communes, "gps": len(region.practitioners)}
+        region = load_region(args.region, year=args.year, cache=True, rebuild=True,
+                             profession=args.profession)
+        return {"region": region.name, "communes": region.n_communes,
+                "practitioners": len(region.practitioners)}
     if args.action == "fetch":
         if not args.place or not args.out:
             raise _Usage("data fetch needs a place name and --out FILE.graphml")
@@ -323,7 +339,7 @@ def cmd_data(args, progress) -> dict:
     if args.action == "network":
         if not args.place or not args.out:
             raise _Usage("data network needs a network file and --out FILE.npz")
-        from engine.region import load_planner_network
+        from engine.inputs import load_planner_network
 
         progress.say(f"reading {args.place} ...")
         net = load_planner_network(args.place)
@@ -350,6 +366,9 @@ def main(argv: list[str] | None = None) -> int:
     except _Usage as exc:
         print(f"apl {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except _Failed as exc:
+        print(f"apl {args.command}: {exc}", file=sys.stderr)
+        return 1
     except (InputError, FileNotFoundError, ValueError, OSError) as exc:
         if getattr(args, "debug", False):
             raise
@@ -360,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         if getattr(args, "client", None) is not None:
-            from engine.distributed import disconnect
+            from engine.routing.cluster import disconnect
 
             disconnect(args.client)
     if not getattr(args, "quiet", False) and result:

@@ -11,16 +11,18 @@ laptops, CI, an e-mailed file) with no request to a CDN, so:
 
 - there is **no basemap** (``tiles=None``): tiles are fetched from servers at view time and
   cannot be embedded; the commune polygons themselves are the base layer;
-- **Leaflet's JS and CSS are inlined** from the ``django-js-lib-leaflet`` wheel, a small
-  dependency-free PyPI package that ships the official Leaflet 1.9.4 build (BSD-2); its
-  marker and layer-control images are inlined as data URIs;
+- **Leaflet's JS and CSS are inlined** from the official Leaflet 1.9.4 build vendored in
+  the package (``engine/assets/leaflet``, BSD-2 licence beside it); its marker and
+  layer-control images are inlined as data URIs;
 - folium's other default assets (jQuery, Bootstrap, Font Awesome, awesome-markers) are
   dropped, and only folium features that need none of them are used (GeoJson, tooltips,
   circle markers, layer control): popups and ``keep_in_front`` call jQuery, and marker
   clustering needs a plugin from a CDN, so GPs sharing a town-hall point are drawn as one
   circle sized by their number instead.
 
-These functions only draw what they are given: APL and classes come from :mod:`engine.apl`.
+These functions only draw what they are given: APL and classes come from :mod:`engine.apl`,
+class codes, labels, thresholds and colours from the profession's zoning
+(:attr:`engine.apl.Profession.zoning`).
 """
 
 from __future__ import annotations
@@ -28,30 +30,26 @@ from __future__ import annotations
 import base64
 import functools
 import html
-import importlib.util
 import json
 import math
 import os
 import re
 import unicodedata
+from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from engine.apl import Profession
+from engine.apl import profession as as_profession
+from engine.french import fmt_dec, fmt_int, fmt_threshold
 from engine.outputs import atomic_path
 
 #: Lambert-93, the projection of the static maps.
 LAMBERT93 = "EPSG:2154"
 
-#: The zoning classes, in display order: key → (French label, colour). Colours follow the
-#: usual convention of the ARS zoning maps: dark red for the under-served zones, orange for
-#: the intermediate pool, a light blue-green for the rest.
-CLASSES: dict[str, tuple[str, str]] = {
-    "sous-dense": ("Sous-dense (APL < 2,5)", "#b2182b"),
-    "intermediaire": ("Intermédiaire (2,5 à 4)", "#f28e2b"),
-    "hors-zone": ("Hors zone (APL ≥ 4)", "#8fd1bb"),
-}
 #: Colour and label of communes without a value.
 MISSING = ("Sans donnée", "#cccccc")
 
@@ -62,69 +60,63 @@ SOURCES = "Sources : © les contributeurs d'OpenStreetMap (ODbL), INSEE, DREES �
 _ATTRIBUTION_HTML = ('© <a href="https://www.openstreetmap.org/copyright">contributeurs '
                      "d'OpenStreetMap</a> (ODbL), INSEE, DREES")
 
-_TITLE_APL = "Accessibilité aux médecins généralistes (APL)"
+
+@dataclass(frozen=True)
+class LegendEntry:
+    """One zoning class as maps and the report show it."""
+
+    code: str
+    label: str
+    range: str
+    color: str
+
+    @property
+    def long_label(self) -> str:
+        """``"Sous-dense (APL < 2,5)"``."""
+        return f"{self.label} ({self.range})"
 
 
-# --------------------------------------------------------------------------- formatting
-def fmt_int(value) -> str:
-    """A whole number with French thousands separators (narrow no-break spaces).
-
-    Parameters
-    ----------
-    value : number
-        The value; NaN gives ``"–"``.
-
-    Returns
-    -------
-    str
-
-    Examples
-    --------
-    >>> fmt_int(334938.0)
-    '334\u202f938'
-    """
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    return f"{round(float(value)):,d}".replace(",", "\u202f")
-
-
-def fmt_dec(value, digits: int = 2) -> str:
-    """A decimal number in French notation (decimal comma, thousands separators).
-
-    Parameters
-    ----------
-    value : number
-        The value; NaN gives ``"–"``.
-    digits : int
-        Decimals kept.
-
-    Returns
-    -------
-    str
+def zoning_legend(profession: str | Profession = "gp") -> list[LegendEntry]:
+    """The profession's zoning classes with their French labels, ranges and colours.
 
     Examples
     --------
-    >>> fmt_dec(2.456)
-    '2,46'
+    >>> [e.long_label for e in zoning_legend()]
+    ['Sous-dense (APL < 2,5)', 'Intermédiaire (2,5 à 4)', 'Hors zone (APL ≥ 4)']
     """
-    if value is None or (isinstance(value, float) and math.isnan(value)) or pd.isna(value):
-        return "–"
-    text = f"{float(value):,.{digits}f}"
-    return text.replace(",", "\u202f").replace(".", ",")
+    zoning = as_profession(profession).zoning
+    t = [fmt_threshold(x) for x in zoning.thresholds]
+    out = []
+    for k, cls in enumerate(zoning.classes):
+        if k == 0:
+            rng = f"APL < {t[0]}"
+        elif k == len(t):
+            rng = f"APL ≥ {t[-1]}"
+        else:
+            rng = f"{t[k - 1]} à {t[k]}"
+        out.append(LegendEntry(cls.code, cls.label, rng, cls.color))
+    return out
 
 
-def class_key(value) -> str | None:
-    """Normalise a class label (``"Intermédiaire"``, ``"hors zone"``) to a key of :data:`CLASSES`.
+def map_title(profession: str | Profession = "gp") -> str:
+    """``"Accessibilité aux médecins généralistes (APL)"``."""
+    return f"Accessibilité aux {as_profession(profession).label} (APL)"
+
+
+def class_key(value, profession: str | Profession = "gp") -> str | None:
+    """Normalise a class code or label (``"Intermédiaire"``, ``"hors zone"``) to its code.
 
     Parameters
     ----------
     value : object
-        A class label, or a missing value.
+        A class code or label, or a missing value.
+    profession : str, path-like or Profession
+        Whose zoning classes.
 
     Returns
     -------
     str or None
-        The key, or ``None`` when missing or unknown.
+        The class code, or ``None`` when missing or unknown.
 
     Examples
     --------
@@ -133,30 +125,42 @@ def class_key(value) -> str | None:
     """
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return None
-    text = unicodedata.normalize("NFKD", str(value)).encode("ascii", "ignore").decode()
-    text = re.sub(r"[\s_]+", "-", text.strip().lower())
-    return text if text in CLASSES else None
+    zoning = as_profession(profession).zoning
+    wanted = _normal(value)
+    for cls in zoning.classes:
+        if wanted in (_normal(cls.code), _normal(cls.label)):
+            return cls.code
+    return None
 
 
-def class_keys(values) -> pd.Series:
+def _normal(text) -> str:
+    text = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
+    return re.sub(r"[\s_-]+", "-", text.strip().lower())
+
+
+def class_keys(values, profession: str | Profession = "gp") -> pd.Series:
     """:func:`class_key` over a Series, as an object Series (``None`` where missing).
-
-    Parameters
-    ----------
-    values : pandas.Series
-        Class labels.
-
-    Returns
-    -------
-    pandas.Series
-        Keys of :data:`CLASSES` or ``None``, same index.
 
     Examples
     --------
     >>> class_keys(pd.Series(["sous-dense", None])).tolist()
     ['sous-dense', None]
     """
-    return pd.Series([class_key(v) for v in values], index=values.index, dtype=object)
+    return pd.Series([class_key(v, profession) for v in values], index=values.index, dtype=object)
+
+
+def population_of(communes) -> pd.Series:
+    """The total population column of a communes table (0 where unknown).
+
+    Examples
+    --------
+    >>> population_of(pd.DataFrame({"pop_totale": [10.0, None]})).tolist()
+    [10.0, 0.0]
+    """
+    for col in ("pop_totale", "population_municipale", "population"):
+        if col in communes.columns:
+            return pd.to_numeric(communes[col], errors="coerce").fillna(0.0)
+    return pd.Series(np.zeros(len(communes)), index=communes.index)
 
 
 # --------------------------------------------------------------------------- static maps
@@ -183,7 +187,7 @@ class _Layout:
         xmin, ymin, xmax, ymax = gdf_l93.total_bounds
         ratio = (ymax - ymin) / max(xmax - xmin, 1.0)
         if ratio >= 1.0:
-            map_h, map_w = 7.5, max(7.5 / ratio, 4.0)
+            map_h, map_w = 7.5, max(7.5 / ratio, 4)
         else:
             map_w, map_h = 8.0, max(8.0 * ratio, 5.5)
         self.width = self.margin + map_w + self.gap + self.side_w + 0.2
@@ -299,13 +303,6 @@ def _save_png(fig, path: Path) -> Path:
     return path
 
 
-def _population(communes) -> pd.Series:
-    for col in ("pop_totale", "population_municipale", "population"):
-        if col in communes.columns:
-            return pd.to_numeric(communes[col], errors="coerce").fillna(0.0)
-    return pd.Series(np.zeros(len(communes)), index=communes.index)
-
-
 def _point_sizes(pop: pd.Series) -> np.ndarray:
     return 8.0 + 120.0 * np.sqrt(pop.to_numpy() / max(float(pop.max()), 1.0))
 
@@ -317,6 +314,7 @@ def map_apl_png(
     column: str = "classe",
     title: str | None = None,
     subtitle: str | None = None,
+    profession: str | Profession = "gp",
 ) -> Path:
     """Choropleth of the APL zoning classes (or of a numeric column) as a PNG.
 
@@ -329,11 +327,13 @@ def map_apl_png(
     column : str
         ``"classe"`` (default) or another class column (``"classe_u65"``) for the official
         class colours; a numeric column (``"apl"``) gets a red-to-green colour scale with
-        breaks at the 2.5 and 4 thresholds.
+        breaks at the zoning thresholds.
     title : str, optional
-        Map title; default "Accessibilité aux médecins généralistes (APL)".
+        Map title; default "Accessibilité aux <profession> (APL)".
     subtitle : str, optional
         A second line under the title (region, year, scenario).
+    profession : str, path-like or Profession
+        Whose zoning classes, labels and colours.
 
     Returns
     -------
@@ -349,57 +349,71 @@ def map_apl_png(
 
     if column not in communes.columns:
         raise KeyError(f"communes has no column {column!r} to map")
+    prof = as_profession(profession)
     gdf = _to_l93(communes)
-    pop = _population(gdf)
+    pop = population_of(gdf)
     lay = _Layout(gdf)
     values = gdf[column]
     if pd.api.types.is_numeric_dtype(values):
-        _numeric_choropleth(lay, gdf, values, pop)
+        _numeric_choropleth(lay, gdf, values, pop, prof)
     else:
-        keys = class_keys(values)
-        colors = [CLASSES[k][1] if k else MISSING[1] for k in keys]
+        legend = zoning_legend(prof)
+        color_of = {e.code: e.color for e in legend}
+        keys = class_keys(values, prof)
+        colors = [color_of[k] if k else MISSING[1] for k in keys]
         _draw_base(lay.ax, gdf, colors, point_sizes=_point_sizes(pop))
         total = max(float(pop.sum()), 1.0)
         handles = []
-        for key, (label, color) in CLASSES.items():
-            p = float(pop[keys == key].sum())
-            n = int((keys == key).sum())
-            handles.append(Patch(facecolor=color, edgecolor="#888888", linewidth=0.5,
-                                 label=f"{label}\n{fmt_int(p)} hab. ({fmt_dec(100 * p / total, 1)} %)"
+        for entry in legend:
+            p = float(pop[keys == entry.code].sum())
+            n = int((keys == entry.code).sum())
+            handles.append(Patch(facecolor=entry.color, edgecolor="#888888", linewidth=0.5,
+                                 label=f"{entry.long_label}\n{fmt_int(p)} hab. "
+                                       f"({fmt_dec(100 * p / total, 1)} %)"
                                        f" · {n} commune{'s' if n > 1 else ''}"))
         if keys.isna().any():
             p = float(pop[keys.isna()].sum())
             handles.append(Patch(facecolor=MISSING[1], edgecolor="#888888", linewidth=0.5,
                                  label=f"{MISSING[0]}\n{fmt_int(p)} hab."))
-        legend_title = "Zonage (médecins ≤ 65 ans)" if column.endswith("u65") else "Zonage APL"
+        legend_title = (f"Zonage ({prof.label} ≤ {prof.variant_max_age:g} ans)"
+                        if column.endswith("u65") and prof.variant_max_age else "Zonage APL")
         lay.fig.legend(handles=handles, loc="upper left", bbox_to_anchor=lay.at(0.0, 1.1),
                        frameon=False, fontsize=9.5, title=legend_title, title_fontsize=11,
                        alignment="left", labelspacing=1.2, handleheight=1.6)
         lay.fig.text(*lay.at(0.08, 1.3 + 0.62 * len(handles) + 0.35),
-                     "APL : consultations de médecine générale\naccessibles par habitant "
-                     "standardisé et par an", fontsize=8.5, color="#555555", va="top")
-    _furniture(lay, title or _TITLE_APL, subtitle)
+                     _wrap(f"APL : {prof.unit}", 42), fontsize=8.5, color="#555555", va="top")
+    _furniture(lay, title or map_title(prof), subtitle)
     return _save_png(lay.fig, Path(path))
 
 
-def _numeric_choropleth(lay: _Layout, gdf, values, pop) -> None:
+def _wrap(text: str, width: int) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width))
+
+
+def _numeric_choropleth(lay: _Layout, gdf, values, pop, prof: Profession) -> None:
     from matplotlib import colormaps
     from matplotlib.colors import BoundaryNorm
 
     v = pd.to_numeric(values, errors="coerce")
-    top = max(6.0, float(np.nanmax(v.to_numpy())) if v.notna().any() else 6.0)
-    bounds = [0, 1.5, 2.5, 3.25, 4, 5, top + 1e-9]
+    # Colour breaks on the zoning thresholds, with one more break inside each class.
+    t = list(prof.zoning.thresholds)
+    inner = [t[0] * 0.6] + [(a + b) / 2 for a, b in zip(t, t[1:], strict=False)]
+    bounds = sorted({0.0, *t, *inner, t[-1] * 1.25})
+    top = max(bounds[-1] * 1.2, float(np.nanmax(v.to_numpy())) if v.notna().any() else 0.0)
+    bounds = [*bounds, top + 1e-9]
     cmap = colormaps["RdYlGn"].resampled(len(bounds) - 1)
     norm = BoundaryNorm(bounds, cmap.N)
     colors = [MISSING[1] if pd.isna(x) else cmap(norm(x)) for x in v]
     _draw_base(lay.ax, gdf, colors, point_sizes=_point_sizes(pop))
     from matplotlib.cm import ScalarMappable
 
-    cax = lay.side_axes(0.1, 1.3, 0.2, 4.0)
+    cax = lay.side_axes(0.1, 1.3, 0.2, 4)
     bar = lay.fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=cax)
     bar.set_ticks(bounds[:-1] + [top])
     bar.set_ticklabels([fmt_dec(b, 1) for b in bounds[:-1]] + [fmt_dec(top, 1)])
-    bar.set_label("APL (consultations / hab. standardisé / an)", fontsize=9)
+    bar.set_label(f"APL ({prof.unit_short})", fontsize=9)
 
 
 def map_forecast_png(
@@ -410,8 +424,9 @@ def map_forecast_png(
     year: int | None = None,
     title: str | None = None,
     subtitle: str | None = None,
+    profession: str | Profession = "gp",
 ) -> Path:
-    """Map of the probability that each commune is under APL 2.5 in a forecast year.
+    """Map of the probability that each commune is in deficit in a forecast year.
 
     Parameters
     ----------
@@ -425,6 +440,8 @@ def map_forecast_png(
         The year mapped; default the last year of the forecast.
     title, subtitle : str, optional
         Title (default names the year) and second line.
+    profession : str, path-like or Profession
+        Whose zoning (the deficit class and its threshold).
 
     Returns
     -------
@@ -459,16 +476,18 @@ def map_forecast_png(
     colors = [MISSING[1] if pd.isna(x) else cmap(norm(min(max(float(x), 0.0), 1.0))) for x in p]
     lay = _Layout(gdf)
     fig = lay.fig
-    _draw_base(lay.ax, gdf, colors, point_sizes=_point_sizes(_population(gdf)))
+    _draw_base(lay.ax, gdf, colors, point_sizes=_point_sizes(population_of(gdf)))
     cax = lay.side_axes(0.1, 1.75, 0.22, 3.6)
     bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=cax)
     bar.set_ticks(bounds[::2])
     bar.set_ticklabels([f"{int(round(b * 100))} %" for b in bounds[::2]])
     bar.ax.tick_params(labelsize=9)
-    fig.text(*lay.at(0.0, 1.1), f"Probabilité d'être sous-dense\n(APL < 2,5) en {year}",
+    deficit = zoning_legend(profession)[0]
+    fig.text(*lay.at(0.0, 1.1), f"Probabilité d'être {deficit.label.lower()}\n"
+             f"({deficit.range}) en {year}",
              fontsize=11, fontweight="bold", va="top")
     n_likely = int((p >= 0.5).sum())
-    pop_likely = float(_population(gdf)[p >= 0.5].sum())
+    pop_likely = float(population_of(gdf)[p >= 0.5].sum())
     fig.text(*lay.at(0.0, 5.7), f"{n_likely} commune{'s' if n_likely > 1 else ''} à 50 % ou plus\n"
              f"{fmt_int(pop_likely)} habitants", fontsize=9.5, color="#333333", va="top")
     if p.isna().any():
@@ -482,21 +501,13 @@ def map_forecast_png(
 # --------------------------------------------------------------------------- interactive map
 @functools.lru_cache(maxsize=1)
 def _leaflet_assets() -> tuple[str, str]:
-    """Leaflet's JS and CSS (images inlined) from the ``django-js-lib-leaflet`` wheel."""
-    # find_spec locates the package without importing it (its __init__ needs nothing, but
-    # its apps.py imports Django, which we do not want to require).
-    spec = importlib.util.find_spec("js_lib_leaflet")
-    if spec is None or not spec.submodule_search_locations:
-        raise ImportError(
-            "the interactive map embeds Leaflet from the 'django-js-lib-leaflet' package; "
-            "install it with: pip install django-js-lib-leaflet"
-        )
-    static = Path(next(iter(spec.submodule_search_locations))) / "static" / "js_lib_leaflet"
-    js = (static / "leaflet.js").read_text(encoding="utf-8")
-    css = (static / "leaflet.css").read_text(encoding="utf-8")
+    """Leaflet's JS and CSS (images inlined), from the copy vendored in the package."""
+    static = resources.files("engine").joinpath("assets", "leaflet")
+    js = static.joinpath("leaflet.js").read_text(encoding="utf-8")
+    css = static.joinpath("leaflet.css").read_text(encoding="utf-8")
 
     def inline(match: re.Match) -> str:
-        image = static / match.group(1)
+        image = static.joinpath(*match.group(1).split("/"))
         if not image.is_file():
             return match.group(0)
         data = base64.b64encode(image.read_bytes()).decode("ascii")
@@ -508,8 +519,8 @@ def _leaflet_assets() -> tuple[str, str]:
     return js, css
 
 
-def _tooltip_frame(communes) -> pd.DataFrame:
-    pop = _population(communes)
+def _tooltip_frame(communes, prof: Profession) -> pd.DataFrame:
+    pop = population_of(communes)
     frame = pd.DataFrame({
         "nom": communes["nom"].astype(str) if "nom" in communes else communes["code_commune"].astype(str),
         "code": communes["code_commune"].astype(str) if "code_commune" in communes else "",
@@ -517,9 +528,11 @@ def _tooltip_frame(communes) -> pd.DataFrame:
         "apl_u65_txt": communes["apl_u65"].map(fmt_dec) if "apl_u65" in communes else "–",
         "pop_txt": pop.map(fmt_int),
     }, index=communes.index)
-    keys = class_keys(communes["classe"]) if "classe" in communes else pd.Series(None, index=communes.index)
-    frame["classe_txt"] = [CLASSES[k][0] if k else MISSING[0] for k in keys]
-    frame["fill"] = [CLASSES[k][1] if k else MISSING[1] for k in keys]
+    keys = (class_keys(communes["classe"], prof) if "classe" in communes
+            else pd.Series(None, index=communes.index))
+    legend = {e.code: e for e in zoning_legend(prof)}
+    frame["classe_txt"] = [legend[k].long_label if k else MISSING[0] for k in keys]
+    frame["fill"] = [legend[k].color if k else MISSING[1] for k in keys]
     return frame
 
 
@@ -528,14 +541,15 @@ def _light_geometry(geoms, tolerance: float):
     return geoms.simplify(tolerance, preserve_topology=True).set_precision(1e-5)
 
 
-def _legend_html(communes) -> str:
-    keys = class_keys(communes["classe"]) if "classe" in communes else pd.Series(dtype=object)
-    pop = _population(communes)
+def _legend_html(communes, prof: Profession) -> str:
+    keys = class_keys(communes["classe"], prof) if "classe" in communes else pd.Series(dtype=object)
+    pop = population_of(communes)
     rows = []
-    for key, (label, color) in CLASSES.items():
-        p = float(pop[keys == key].sum()) if len(keys) else 0.0
-        rows.append(f'<div class="apl-legend-row"><span class="apl-swatch" style="background:{color}">'
-                    f'</span>{html.escape(label)}<span class="apl-legend-pop">{fmt_int(p)} hab.</span></div>')
+    for entry in zoning_legend(prof):
+        p = float(pop[keys == entry.code].sum()) if len(keys) else 0.0
+        rows.append(f'<div class="apl-legend-row"><span class="apl-swatch" '
+                    f'style="background:{entry.color}"></span>{html.escape(entry.long_label)}'
+                    f'<span class="apl-legend-pop">{fmt_int(p)} hab.</span></div>')
     if len(keys) and keys.isna().any():
         rows.append(f'<div class="apl-legend-row"><span class="apl-swatch" style="background:{MISSING[1]}">'
                     f'</span>{MISSING[0]}</div>')
@@ -568,6 +582,7 @@ def map_html(
     title: str | None = None,
     subtitle: str | None = None,
     simplify_tolerance: float = 0.0008,
+    profession: str | Profession = "gp",
 ) -> Path:
     """Interactive map in one offline HTML file: zoning classes, GPs and isochrones.
 
@@ -593,6 +608,8 @@ def map_html(
         Shown in a panel at the top left.
     simplify_tolerance : float
         Polygon simplification in degrees (default ~80 m) to keep the file small.
+    profession : str, path-like or Profession
+        Whose zoning classes and labels.
 
     Returns
     -------
@@ -602,7 +619,7 @@ def map_html(
     Raises
     ------
     ImportError
-        When folium or the Leaflet package (``django-js-lib-leaflet``) is missing.
+        When folium is missing.
 
     Examples
     --------
@@ -614,6 +631,7 @@ def map_html(
     from branca.element import Element, MacroElement
     from jinja2 import Template
 
+    prof = as_profession(profession)
     leaflet_js, leaflet_css = _leaflet_assets()
     gdf = communes if communes.crs is not None else communes.set_crs("EPSG:4326")
     gdf = gdf.to_crs("EPSG:4326")
@@ -629,13 +647,14 @@ def map_html(
     root.header.add_child(Element(f"<script>{leaflet_js}</script>"), name="leaflet_js")
     root.header.add_child(Element(f"<style>{_MAP_CSS}</style>"), name="apl_css")
 
-    frame = _tooltip_frame(gdf)
+    frame = _tooltip_frame(gdf, prof)
     layer = gpd.GeoDataFrame(frame, geometry=_light_geometry(gdf.geometry, simplify_tolerance),
                              crs="EPSG:4326")
     is_points = set(layer.geometry.geom_type.dropna()) <= {"Point", "MultiPoint"}
     tooltip = folium.GeoJsonTooltip(
         fields=["nom", "code", "apl_txt", "apl_u65_txt", "pop_txt", "classe_txt"],
-        aliases=["Commune", "Code INSEE", "APL", "APL (médecins ≤ 65 ans)", "Population", "Classe"],
+        aliases=["Commune", "Code INSEE", "APL", f"APL ({_younger(prof)})", "Population",
+                 "Classe"],
         sticky=True, labels=True,
     )
     communes_layer = folium.FeatureGroup(name="Communes : zonage APL", show=True)
@@ -644,7 +663,7 @@ def map_html(
         name="communes",
         style_function=lambda f: {"fillColor": f["properties"]["fill"], "color": "#ffffff",
                                   "weight": 0.6, "fillOpacity": 0.85},
-        highlight_function=lambda f: {"weight": 2.5, "color": "#222222"},
+        highlight_function=lambda f: {"weight": 3, "color": "#222222"},
         marker=folium.CircleMarker(radius=6) if is_points else None,
         tooltip=tooltip,
         zoom_on_click=False,
@@ -655,19 +674,19 @@ def map_html(
         _add_isochrones(fmap, isochrones, simplify_tolerance)
     n_gps = 0
     if practitioners_points is not None and len(practitioners_points):
-        n_gps = _add_practitioners(fmap, practitioners_points, gdf)
+        n_gps = _add_practitioners(fmap, practitioners_points, gdf, prof)
 
     folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
     fmap.fit_bounds([[ymin, xmin], [ymax, xmax]])
 
-    title_text = html.escape(title or _TITLE_APL)
+    title_text = html.escape(title or map_title(prof))
     sub = f"<p>{html.escape(subtitle)}</p>" if subtitle else ""
     gp_line = (f'<div class="apl-legend-row"><span class="apl-dot"></span>'
-               f'Médecins généralistes ({fmt_int(n_gps)})</div>') if n_gps else ""
+               f'{html.escape(prof.label.capitalize())} ({fmt_int(n_gps)})</div>') if n_gps else ""
     root.html.add_child(Element(
         f'<div id="apl-title" class="apl-panel"><h1>{title_text}</h1>{sub}'
         f'<p>Survolez une commune pour ses chiffres.</p></div>'
-        f'<div id="apl-legend" class="apl-panel"><h2>Zonage APL</h2>{_legend_html(gdf)}{gp_line}</div>'
+        f'<div id="apl-legend" class="apl-panel"><h2>Zonage APL</h2>{_legend_html(gdf, prof)}{gp_line}</div>'
     ), name="apl_panels")
     # A child of the map, so that its script runs after the map exists.
     attribution = MacroElement()
@@ -723,7 +742,14 @@ def _add_isochrones(fmap, isochrones, tolerance: float) -> None:
     group.add_to(fmap)
 
 
-def _add_practitioners(fmap, points: pd.DataFrame, communes) -> int:
+def _younger(prof: Profession) -> str:
+    """``"médecins généralistes ≤ 65 ans"``."""
+    if prof.variant_max_age is None:
+        return prof.label
+    return f"{prof.label} ≤ {prof.variant_max_age:g} ans"
+
+
+def _add_practitioners(fmap, points: pd.DataFrame, communes, prof: Profession) -> int:
     import folium
 
     pts = pd.DataFrame(points).dropna(subset=["lon", "lat"])
@@ -735,15 +761,15 @@ def _add_practitioners(fmap, points: pd.DataFrame, communes) -> int:
                          strict=False))
     keys = ["lon", "lat"] + (["code_commune"] if "code_commune" in pts else [])
     grouped = pts.groupby(keys, dropna=False).size().reset_index(name="n")
-    group = folium.FeatureGroup(name="Médecins généralistes", show=True)
+    group = folium.FeatureGroup(name=prof.label.capitalize(), show=True)
     for row in grouped.itertuples(index=False):
         n = int(row.n)
         where = names.get(str(getattr(row, "code_commune", "")), "")
-        text = f"{n} médecin{'s' if n > 1 else ''} généraliste{'s' if n > 1 else ''}"
+        text = f"{n} {prof.label if n > 1 else prof.label_singular}"
         if where:
             text += f" · {where}"
         folium.CircleMarker(
-            location=[float(row.lat), float(row.lon)], radius=2.5 + 1.5 * math.sqrt(n),
+            location=[float(row.lat), float(row.lon)], radius=2.4 + 1.5 * math.sqrt(n),
             color="#ffffff", weight=1, fill=True, fill_color="#1f4e79", fill_opacity=0.9,
             tooltip=html.escape(text),
         ).add_to(group)

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from engine.errors import InputError
@@ -269,3 +270,58 @@ def write_isochrones(isochrones, path: str | os.PathLike[str]) -> Path | None:
     if isochrones is None:
         return None
     return _write_gpkg(isochrones, Path(path), "isochrones")
+
+
+def write_geotiff(
+    path: str | os.PathLike[str],
+    array: np.ndarray,
+    transform,
+    crs,
+    *,
+    nodata: float = -9999.0,
+) -> Path:
+    """Write a single-band float32 GeoTIFF, deflate-compressed and tiled, atomically.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.tif`` file.
+    array : numpy.ndarray
+        ``(rows, cols)`` values, north up.
+    transform : affine.Affine
+        Pixel-to-CRS transform.
+    crs : rasterio.crs.CRS or str
+        The raster's CRS (e.g. EPSG:2154).
+    nodata : float
+        The nodata value recorded in the file; NaN in ``array`` is written as it.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Examples
+    --------
+    >>> write_geotiff("travel_time.tif", array, transform, crs)  # doctest: +SKIP
+    PosixPath('travel_time.tif')
+    """
+    import rasterio
+
+    path = Path(path)
+    data = np.asarray(array, dtype=np.float32)
+    if data.ndim != 2:
+        raise ValueError(f"array must be 2-D (rows, cols), got shape {data.shape}")
+    data = np.where(np.isnan(data), np.float32(nodata), data)
+    rows, cols = data.shape
+    profile = {
+        "driver": "GTiff", "height": rows, "width": cols, "count": 1, "dtype": "float32",
+        "crs": crs, "transform": transform, "nodata": nodata, "compress": "deflate",
+        "predictor": 3,
+    }
+    # GeoTIFF tiles must be multiples of 16 pixels; small rasters stay striped.
+    if rows >= 256 and cols >= 256:
+        profile.update(tiled=True, blockxsize=256, blockysize=256)
+    with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+        dst.write(data, 1)
+        dst.set_band_description(1, "minutes to the nearest source")
+    return path

@@ -1,7 +1,8 @@
 """Project-wide defaults, in the spirit of ``osmnx.settings``.
 
 Change them at run time (``engine.settings.max_snap_distance_m = 2_000``) or, for the
-data mirror, through the ``APL_DATA_MIRROR`` environment variable.
+folders, through environment variables: ``APL_DATA_MIRROR`` (where the source data are) and
+``APL_CACHE_DIR`` (where assembled regions and network caches are kept).
 """
 
 from __future__ import annotations
@@ -12,14 +13,22 @@ from pathlib import Path
 #: Environment variable naming the data mirror (the folder holding ``osm/``, ``insee/``, ``drees/``).
 DATA_MIRROR_ENV = "APL_DATA_MIRROR"
 
-#: Root of the project checkout (the folder holding ``pyproject.toml``).
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+#: Environment variable naming the cache folder.
+CACHE_DIR_ENV = "APL_CACHE_DIR"
 
-#: Where the project writes what it assembles itself (caches, bundles); ignored by git.
-data_dir = PROJECT_ROOT / "data"
+#: The folder holding this package (``engine/``); its parent is the checkout in development.
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+#: Where the engine keeps what it assembles itself (region bundles, network caches). ``None``
+#: means ``$APL_CACHE_DIR`` when set, else the user's cache folder (``platformdirs``:
+#: ``~/.cache/apl-engine`` on Linux). Set it to a path to override both.
+cache_dir: str | os.PathLike | None = None
 
 #: A point farther than this from the nearest road node is flagged, not silently snapped.
 max_snap_distance_m: float = 5_000.0
+
+#: A practitioner given by a point farther than this from every commune point is an error.
+max_attach_distance_m: float = 50_000.0
 
 #: Mean Earth radius used for haversine distances, the one osmnx uses (metres).
 earth_radius_m: float = 6_371_009.0
@@ -32,11 +41,38 @@ routing_chunk_size: int = 16
 dask_numba_threads: int | None = None
 
 
+def cache_folder() -> Path:
+    """The cache folder (created if needed): ``settings.cache_dir``, ``$APL_CACHE_DIR``, or the
+    user's cache folder.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> from engine import settings
+    >>> settings.cache_folder().is_dir()
+    True
+    """
+    if cache_dir is not None:
+        path = Path(cache_dir).expanduser()
+    elif os.environ.get(CACHE_DIR_ENV):
+        path = Path(os.environ[CACHE_DIR_ENV]).expanduser()
+    else:
+        import platformdirs
+
+        path = Path(platformdirs.user_cache_dir("apl-engine", appauthor=False))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def data_mirror(required: bool = False) -> Path | None:
     """Locate the data mirror.
 
     The mirror is ``$APL_DATA_MIRROR`` when that variable is set, else ``../shared/data``
-    beside the project root when that folder exists.
+    beside the project checkout (when the package runs from a checkout and that folder
+    exists), else ``shared/data`` or ``../shared/data`` from the current folder.
 
     Parameters
     ----------
@@ -70,12 +106,15 @@ def data_mirror(required: bool = False) -> Path | None:
                 "data mirror (the folder holding osm/, insee/ and drees/) or unset it"
             )
         return path
-    path = PROJECT_ROOT.parent / "shared" / "data"
-    if path.is_dir():
-        return path
+    candidates = [PACKAGE_DIR.parent.parent / "shared" / "data",
+                  Path.cwd() / "shared" / "data", Path.cwd().parent / "shared" / "data"]
+    for path in candidates:
+        if (path / "osm").is_dir():
+            return path
     if required:
         raise FileNotFoundError(
-            f"no data mirror: set ${DATA_MIRROR_ENV} or place the mirror at {path} "
-            "(see data/osm/README.md for what it holds and where each file comes from)"
+            f"no data mirror: set ${DATA_MIRROR_ENV} to the folder holding osm/, insee/ and "
+            f"drees/ (in a checkout: {candidates[0]}); data/osm/README.md says what it holds "
+            "and where each file comes from"
         )
     return None

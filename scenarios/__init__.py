@@ -3,16 +3,15 @@
 - :func:`load_scenario` reads and validates a TOML scenario (shipped: ``retire-at-65``,
   ``retirement-hazard``, ``new-msp``).
 - :func:`forecast` runs the Monte Carlo forecast on a region.
-- :func:`optimize_installations` proposes where to install new GPs.
-- :mod:`scenarios.ages` imputes GP ages when the roster has none.
+- :func:`optimize_installations` proposes where to install new practitioners.
+- :mod:`scenarios.ages` imputes practitioner ages when the roster has none.
 """
 
 from scenarios.config import Installation, Scenario, load_scenario, parse_scenario
-from scenarios.forecast import DEFICIT_THRESHOLD, Forecast, forecast
+from scenarios.forecast import Forecast, forecast
 from scenarios.optimize import greedy_placement, optimize_installations
 
 __all__ = [
-    "DEFICIT_THRESHOLD",
     "Forecast",
     "Installation",
     "Scenario",

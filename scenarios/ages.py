@@ -17,13 +17,11 @@ distancier and supply between the engine and DREES cancel out as far as possible
 probability ``s_j`` and its age is drawn from the national pyramid restricted to the chosen
 side of 65. Every draw takes a seed.
 
-The national pyramid (:data:`GP_AGE_PYRAMID`) is the age structure of general practitioners
-in activity in France around 2022, in five-year bands, **approximated** from the shapes DREES
-and the Ordre des médecins publish (RPPS, *Démographie des professionnels de santé*; CNOM,
-*Atlas de la démographie médicale*: roughly 30% of GPs aged 60 and over, a thinner cohort
-in their 40s). Its over-65 mass (12%) is anchored on DREES itself: without GPs over 65 the
-national APL falls from 3.79 to 3.34 (2022), a 12% drop of supply. The pyramid only shapes
-ages *within* each side of 65; the side is set per commune by ``s_j`` above.
+The national pyramid is the profession's (``[ages]`` of its definition file: for GPs the age
+structure of general practitioners in activity in France around 2022, in five-year bands,
+**approximated** from the shapes DREES and the Ordre des médecins publish, its over-65 mass
+anchored on the national APL drop; the file says how). The pyramid only shapes ages *within*
+each side of the variant age; the side is set per commune by ``s_j`` above.
 """
 
 from __future__ import annotations
@@ -32,23 +30,10 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import lsq_linear
 
+from engine._validate import show
+from engine.apl import Profession
+from engine.apl import profession as as_profession
 from engine.errors import InputError
-
-#: (first age, last age, share of GPs) for GPs in activity, France, around 2022 (approximate,
-#: see the module docstring). Shares sum to 1; the mass above 65 is 0.12.
-GP_AGE_PYRAMID: tuple[tuple[int, int, float], ...] = (
-    (28, 29, 0.02),
-    (30, 34, 0.09),
-    (35, 39, 0.12),
-    (40, 44, 0.12),
-    (45, 49, 0.11),
-    (50, 54, 0.11),
-    (55, 59, 0.13),
-    (60, 65, 0.18),
-    (66, 69, 0.08),
-    (70, 74, 0.03),
-    (75, 79, 0.01),
-)
 
 
 def estimate_senior_share(
@@ -115,8 +100,12 @@ def estimate_senior_share(
     return s
 
 
-def _sample_from_pyramid(rng: np.random.Generator, n: int, senior: bool) -> np.ndarray:
-    bands = [(lo, hi, p) for lo, hi, p in GP_AGE_PYRAMID if (lo > 65) == senior]
+def _sample_from_pyramid(rng: np.random.Generator, n: int, senior: bool, pyramid,
+                         split_age: float) -> np.ndarray:
+    bands = [(lo, hi, p) for lo, hi, p in pyramid if (lo > split_age) == senior]
+    if not bands:
+        raise InputError(f"the age pyramid has no band {'over' if senior else 'at or under'} "
+                         f"{split_age:g} years", column="ages.pyramid")
     probs = np.array([p for _, _, p in bands])
     probs = probs / probs.sum()
     which = rng.choice(len(bands), size=n, p=probs)
@@ -131,30 +120,39 @@ def draw_ages(
     *,
     draws: int = 1,
     seed: int = 0,
+    profession: str | Profession = "gp",
 ) -> np.ndarray:
-    """Draw an age for every GP, given each commune's share of supply over 65.
+    """Draw an age for every practitioner, given each commune's share of supply over the
+    variant age (65 for GPs).
 
     Parameters
     ----------
     commune_index : numpy.ndarray
-        Column (supply commune) of each GP.
+        Column (supply commune) of each practitioner.
     senior_share : numpy.ndarray
         ``s_j`` per column, from :func:`estimate_senior_share`.
     draws : int
         Number of independent draws.
     seed : int
         Seed of the random generator; the same seed gives the same ages.
+    profession : str, path-like or Profession
+        Whose age pyramid and variant age.
 
     Returns
     -------
     numpy.ndarray
-        Integer ages, shape ``(draws, n_gps)``.
+        Integer ages, shape ``(draws, n_practitioners)``.
 
     Examples
     --------
     >>> draw_ages(np.array([0, 0, 1]), np.array([1.0, 0.0]), draws=2, seed=1).min(axis=0) > [65, 65, 0]
     array([ True,  True,  True])
     """
+    prof = as_profession(profession)
+    if not prof.age_pyramid or prof.variant_max_age is None:
+        raise InputError(f"the {prof.label} definition ({prof.source.name}) has no age pyramid "
+                         "or variant age to impute ages from; give the roster an 'age' column",
+                         column="age")
     commune_index = np.asarray(commune_index, dtype=np.int64)
     share = np.clip(np.asarray(senior_share, dtype=np.float64), 0.0, 1.0)
     rng = np.random.default_rng(seed)
@@ -162,18 +160,88 @@ def draw_ages(
     p = share[commune_index] if n else np.zeros(0)
     senior = rng.random((draws, n)) < p
     ages = np.empty((draws, n), dtype=np.int64)
-    ages[senior] = _sample_from_pyramid(rng, int(senior.sum()), True)
-    ages[~senior] = _sample_from_pyramid(rng, int((~senior).sum()), False)
+    split = float(prof.variant_max_age)
+    ages[senior] = _sample_from_pyramid(rng, int(senior.sum()), True, prof.age_pyramid, split)
+    ages[~senior] = _sample_from_pyramid(rng, int((~senior).sum()), False, prof.age_pyramid, split)
     return ages
 
 
+def senior_share(region) -> np.ndarray:
+    """Share of each commune's supply from practitioners over the variant age, fitted on the
+    region's official values (see :func:`estimate_senior_share`).
+
+    Raises
+    ------
+    InputError
+        When the region has no official values to fit on.
+    """
+    off = region.official_values()
+    if off is None or "apl_moins_65" not in off:
+        raise InputError(f"region {region.name!r} has no practitioner ages and no official "
+                         "values to impute them from; give the roster an 'age' column",
+                         column="age")
+    return estimate_senior_share(region.weights, region.demand, region.supply(),
+                                 off["apl"].fillna(0).to_numpy(),
+                                 off["apl_moins_65"].fillna(0).to_numpy())
+
+
+def has_ages(region) -> bool:
+    """Whether the region's roster gives every practitioner an age."""
+    p = region.practitioners
+    return "age" in p and bool(pd.to_numeric(p["age"], errors="coerce").notna().all())
+
+
+def practitioner_ages(region, *, draws: int = 1, seed: int = 0) -> np.ndarray:
+    """Ages in the region's data year, shape ``(draws, n_practitioners)``: the roster's when it
+    has them, else imputed draws (:func:`draw_ages` on :func:`senior_share`)."""
+    if has_ages(region):
+        ages = ages_from_roster(region.practitioners, region.year)
+        return np.broadcast_to(ages, (draws, len(ages))).astype(float)
+    return draw_ages(region.practitioner_commune, senior_share(region), draws=draws, seed=seed,
+                     profession=region.profession).astype(float)
+
+
+def expected_supply(region, *, year: int | None = None, retirement_age: float | None = None,
+                    draws: int = 200, seed: int = 0) -> np.ndarray:
+    """Expected supply per commune in ``year`` if practitioners stop once over ``retirement_age``.
+
+    Parameters
+    ----------
+    region : engine.region.Region
+    year : int, optional
+        Planning year (default: the data year, everybody counted).
+    retirement_age : float, optional
+        Default: the profession's variant age (65 for GPs); ``None`` there keeps everybody.
+    draws, seed : int
+        Draws of imputed ages.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_communes,)`` supply, each practitioner weighted by its probability of practising.
+    """
+    from engine.apl import supply_by_commune
+
+    if year is not None and int(year) < region.year:
+        raise InputError(f"planning year {year} is before the data year {region.year} of region "
+                         f"{region.name!r}; plan for {region.year} or later", column="year")
+    age_limit = region.profession.variant_max_age if retirement_age is None else retirement_age
+    act = region.practitioner_activity()
+    if year is None or age_limit is None:
+        keep = np.ones(len(act))
+    else:
+        ages = practitioner_ages(region, draws=draws, seed=seed) + (int(year) - region.year)
+        keep = (ages <= age_limit).mean(axis=0)
+    return supply_by_commune(region.practitioner_commune, act * keep, region.n_communes)
+
+
 def ages_from_roster(practitioners: pd.DataFrame, year: int) -> np.ndarray:
-    """Ages in ``year`` from a roster's ``age`` or ``birth_year`` column.
+    """Ages in ``year`` from a roster's ``age`` and/or ``birth_year`` column.
 
     Parameters
     ----------
     practitioners : pandas.DataFrame
-        One row per GP with ``birth_year`` or ``age`` (the age in ``year``).
+        One row per practitioner with ``age`` (the age in ``year``) and/or ``birth_year``.
     year : int
         The reference year.
 
@@ -185,20 +253,32 @@ def ages_from_roster(practitioners: pd.DataFrame, year: int) -> np.ndarray:
     Raises
     ------
     InputError
-        When neither column is present, or a value is missing or implausible.
+        When neither column is present, a value is missing or implausible, or the two
+        columns contradict each other (more than one year apart).
     """
-    if "birth_year" in practitioners:
-        col = "birth_year"
-        raw = pd.to_numeric(practitioners[col], errors="coerce").to_numpy(float)
-        ages = year - raw
-    elif "age" in practitioners:
-        col = "age"
-        ages = pd.to_numeric(practitioners[col], errors="coerce").to_numpy(float)
-    else:
-        raise InputError("the practitioners have neither 'birth_year' nor 'age'", column="age")
+    has_age = "age" in practitioners
+    has_birth = "birth_year" in practitioners
+    if not (has_age or has_birth):
+        raise InputError("the practitioners have neither 'age' nor 'birth_year'", column="age")
+    from_birth = (year - pd.to_numeric(practitioners["birth_year"], errors="coerce").to_numpy(float)
+                  if has_birth else None)
+    ages = (pd.to_numeric(practitioners["age"], errors="coerce").to_numpy(float) if has_age
+            else from_birth)
+    col = "age" if has_age else "birth_year"
+    if has_age and has_birth:
+        both = np.isfinite(ages) & np.isfinite(from_birth)
+        clash = both & (np.abs(ages - from_birth) > 1)
+        if clash.any():
+            i = int(np.flatnonzero(clash)[0])
+            raise InputError(f"age {ages[i]:g} and birth year {year - from_birth[i]:g} disagree "
+                             f"in {year} ({int(clash.sum())} such row(s)); keep one of the two "
+                             "columns or correct the row", row=practitioners.index[i], column="age")
+        ages = np.where(np.isfinite(ages), ages, from_birth)
     bad = ~np.isfinite(ages) | (ages < 20) | (ages > 100)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise InputError(f"value {practitioners[col].iloc[i]!r} gives an age of {ages[i]} in {year}; "
-                         "expected a number between 20 and 100", row=i + 1, column=col)
+        raw = practitioners[col].iloc[i]
+        given = "an empty value" if pd.isna(raw) else f"{show(raw)} (age {ages[i]:g} in {year})"
+        raise InputError(f"{given}: expected an age between 20 and 100",
+                         row=practitioners.index[i], column=col)
     return ages

@@ -82,9 +82,12 @@ class Scenario:
         "65 ans et moins" in its u65 variant, so 65 reproduces it in the first year).
     hazard : tuple of (min_age, max_age, probability)
         With ``"hazard"``: yearly probability of stopping by age band (inclusive bounds).
+    replacement_rate : float
+        Probability that a departure is replaced.
     replacement_rates : dict
-        Probability that a departure is replaced, by the APL class of its commune the
-        year before (``hors-zone``, ``intermediaire``, ``sous-dense``).
+        Overrides of ``replacement_rate`` by the zoning class of the departure's commune the
+        year before, keyed by class code with ``-`` written ``_`` (``sous_dense``,
+        ``intermediaire`` for GPs); see :meth:`rate_by_class`.
     replacement_delay, replacement_age, replacement_activity
         Vacancy in years, successor's age, successor's activity (``None``: default).
     installations : tuple of Installation
@@ -102,8 +105,8 @@ class Scenario:
     retirement_age: float = 65.0
     hazard: tuple[tuple[float, float, float], ...] = ()
     retirements_per_year: int = 0
-    replacement_rates: dict = field(default_factory=lambda: {
-        "hors-zone": 0.0, "intermediaire": 0.0, "sous-dense": 0.0})
+    replacement_rate: float = 0.0
+    replacement_rates: dict = field(default_factory=dict)
     replacement_delay: int = 0
     replacement_age: float = 35.0
     replacement_activity: float | None = None
@@ -116,6 +119,22 @@ class Scenario:
     def years(self) -> list[int]:
         """The simulated years."""
         return list(range(self.start_year, self.start_year + self.horizon))
+
+    def rate_by_class(self, codes) -> list[float]:
+        """Replacement probability of each zoning class code (in the order given).
+
+        Raises
+        ------
+        InputError
+            When the scenario names a class that is not among ``codes``.
+        """
+        keys = {c.replace("-", "_"): c for c in codes}
+        unknown = sorted(set(self.replacement_rates) - set(keys))
+        if unknown:
+            raise InputError(f"rate_{unknown[0]} names no zoning class of this profession; "
+                             f"expected one of {', '.join('rate_' + k for k in keys)}",
+                             path=self.path, key=f"replacement.rate_{unknown[0]}")
+        return [self.replacement_rates.get(k, self.replacement_rate) for k in keys]
 
     def hazard_at(self, ages):
         """Yearly probability of stopping at each age (0 outside every band)."""
@@ -131,7 +150,7 @@ class Scenario:
 _TOP_KEYS = {"scenario", "retirement", "replacement", "installation", "population"}
 _SCENARIO_KEYS = {"name", "description", "start_year", "horizon"}
 _RETIREMENT_KEYS = {"model", "age", "hazard", "per_year"}
-_REPLACEMENT_KEYS = {"rate", "rate_intermediaire", "rate_sous_dense", "delay_years", "age", "activity"}
+_REPLACEMENT_KEYS = {"rate", "delay_years", "age", "activity"}
 _INSTALL_KEYS = {"commune", "lon", "lat", "gps", "year", "activity", "age", "label"}
 _POPULATION_KEYS = {"growth_per_year"}
 
@@ -173,12 +192,12 @@ class _Ctx:
         if table == "installation":
             full = f"installation[{occurrence}]" + (f".{key}" if key else "")
         return InputError(message, path=self.path, line=self.line_of(table, key, occurrence),
-                          column=full or None)
+                          key=full or None)
 
 
 def _unknown(ctx: _Ctx, table: dict, allowed: set, where: str, occurrence: int = 0) -> None:
     for key in table:
-        if key not in allowed:
+        if key not in allowed and not (where == "replacement" and key.startswith("rate_")):
             raise ctx.error(f"unknown key {key!r}; expected one of {sorted(allowed)}", where or None,
                             key, occurrence)
 
@@ -285,11 +304,11 @@ def parse_scenario(text: str, path: str = "<memory>") -> Scenario:
     rep = doc.get("replacement", {})
     _unknown(ctx, rep, _REPLACEMENT_KEYS, "replacement")
     rate = _number(ctx, rep, "rate", "replacement", default=0.0, lo=0.0, hi=1.0)
-    rates = {
-        "hors-zone": float(rate),
-        "intermediaire": float(_number(ctx, rep, "rate_intermediaire", "replacement", default=rate, lo=0.0, hi=1.0)),
-        "sous-dense": float(_number(ctx, rep, "rate_sous_dense", "replacement", default=rate, lo=0.0, hi=1.0)),
-    }
+    # rate_<class> overrides the rate for one zoning class of the profession (its code with
+    # "-" written "_": rate_sous_dense); the codes are checked against the profession when
+    # the scenario runs, since a scenario file does not name one.
+    rates = {key[len("rate_"):]: float(_number(ctx, rep, key, "replacement", lo=0.0, hi=1.0))
+             for key in rep if key.startswith("rate_")}
     delay = _number(ctx, rep, "delay_years", "replacement", default=0, integer=True, lo=0, hi=horizon)
     rep_age = _number(ctx, rep, "age", "replacement", default=35, lo=25, hi=80)
     rep_act = _number(ctx, rep, "activity", "replacement", default=None, lo=0, hi=20_000)
@@ -332,7 +351,8 @@ def parse_scenario(text: str, path: str = "<memory>") -> Scenario:
     return Scenario(
         name=name, description=str(sc.get("description", "")), start_year=int(start),
         horizon=int(horizon), retirement_model=model, retirement_age=float(age),
-        hazard=tuple(hazard), retirements_per_year=int(per_year), replacement_rates=rates, replacement_delay=int(delay),
+        hazard=tuple(hazard), retirements_per_year=int(per_year), replacement_rate=float(rate), replacement_rates=rates,
+        replacement_delay=int(delay),
         replacement_age=float(rep_age), replacement_activity=None if rep_act is None else float(rep_act),
         installations=tuple(installs), growth_per_year=float(growth), path=path,
     )

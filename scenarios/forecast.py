@@ -22,19 +22,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from engine.apl import fca_from_weights
-from scenarios.ages import draw_ages
+from engine.apl import Catchment, bounded_activity, class_index, supply_by_commune
+from engine.errors import InputError
+from scenarios.ages import practitioner_ages
 from scenarios.config import Scenario, load_scenario
-
-#: APL under which a commune is in deficit ("zone sous-dense", decree of 13 Nov 2017).
-DEFICIT_THRESHOLD = 2.5
-#: Upper bound of the intermediate class.
-INTERMEDIATE_THRESHOLD = 4.0
-_CLASS_NAMES = np.array(["sous-dense", "intermediaire", "hors-zone"])
-
-
-def _class_index(apl: np.ndarray) -> np.ndarray:
-    return np.searchsorted(np.array([DEFICIT_THRESHOLD, INTERMEDIATE_THRESHOLD]), apl, side="right")
 
 
 @dataclass
@@ -45,21 +36,23 @@ class Forecast:
     ----------
     communes : pandas.DataFrame
         One row per commune and year: ``code_commune``, ``nom``, ``year``, ``apl_mean``,
-        ``apl_p10``, ``apl_p90``, ``p_deficit`` (probability that APL < 2.5), ``classe``
-        (class of the mean APL).
+        ``apl_p10``, ``apl_p90``, ``p_deficit`` (probability that the APL is under the
+        profession's deficit threshold), ``classe`` (class code of the mean APL).
     summary : pandas.DataFrame
-        One row per year: ``pop_under_2_5_mean``, ``pop_under_2_5_p10``,
-        ``pop_under_2_5_p90`` (total population in communes under 2.5: mean and 80%
-        interval over draws), ``share_under_2_5_mean``, ``communes_new_deficit`` (communes
-        whose probability of deficit reaches 0.5 that year), ``active_gps_mean``.
+        One row per year: ``pop_deficit_mean``, ``pop_deficit_p10``, ``pop_deficit_p90``
+        (total population in communes in deficit: mean and 80% interval over draws),
+        ``share_deficit_mean``, ``communes_new_deficit`` (communes whose probability of
+        deficit reaches 0.5 that year), ``active_practitioners_mean``.
     baseline : pandas.DataFrame
-        The APL today with every GP (``code_commune``, ``apl``, ``classe``).
+        The APL today with every practitioner (``code_commune``, ``apl``, ``classe``).
+    profession : engine.apl.Profession
+        Whose zoning the classes and deficits use.
     scenario : Scenario
         The scenario run.
     draws, seed : int
         Monte Carlo settings.
-    pop_under_draws : numpy.ndarray
-        ``(years, draws)`` population under 2.5 in each draw.
+    pop_deficit_draws : numpy.ndarray
+        ``(years, draws)`` population in deficit in each draw.
     supply_mean : numpy.ndarray
         ``(years, n_communes)`` mean supply located in each commune (installations at points
         away from communes excluded).
@@ -71,7 +64,8 @@ class Forecast:
     scenario: Scenario
     draws: int
     seed: int
-    pop_under_draws: np.ndarray = field(repr=False)
+    profession: object = field(repr=False)
+    pop_deficit_draws: np.ndarray = field(repr=False)
     supply_mean: np.ndarray = field(repr=False, default=None)
 
     def supply_in(self, year: int) -> np.ndarray:
@@ -86,7 +80,7 @@ class Forecast:
         probability of deficit reaches 0.5 and that probability."""
         base = self.baseline.set_index("code_commune")["apl"]
         df = self.communes[self.communes["p_deficit"] >= 0.5]
-        df = df[df["code_commune"].map(base) >= DEFICIT_THRESHOLD]
+        df = df[df["code_commune"].map(base) >= self.profession.zoning.deficit_threshold]
         first = df.sort_values("year").groupby("code_commune", sort=False).head(1)
         return first[["code_commune", "nom", "year", "p_deficit", "apl_mean"]].sort_values(
             ["year", "p_deficit"], ascending=[True, False]).reset_index(drop=True)
@@ -104,7 +98,7 @@ def _oldest(active: np.ndarray, age: np.ndarray, k: int, rng: np.random.Generato
     return leaving & active
 
 
-def _installation_columns(region, scenario: Scenario, decay):
+def _installation_columns(region, scenario: Scenario):
     """Column of each installation: its commune, or a new site column appended to W."""
     code_to_col = {c: i for i, c in enumerate(region.communes["code_commune"])}
     extra_cols = []
@@ -113,13 +107,11 @@ def _installation_columns(region, scenario: Scenario, decay):
     for k, inst in enumerate(scenario.installations):
         if inst.commune is not None:
             if inst.commune not in code_to_col:
-                from engine.errors import InputError
-
                 raise InputError(f"commune {inst.commune!r} is not in region {region.name!r}",
-                                 path=scenario.path, column=f"installation[{k}].commune")
+                                 path=scenario.path, key=f"installation[{k}].commune")
             cols.append(code_to_col[inst.commune])
         else:
-            column, home = region.site_column(inst.lon, inst.lat, decay=decay,
+            column, home = region.site_column(inst.lon, inst.lat,
                                               context=f"{scenario.path}: installation[{k}]")
             cols.append(region.n_communes + len(extra_cols))
             extra_cols.append(column)
@@ -163,34 +155,37 @@ def forecast(
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     if not (isinstance(draws, (int, np.integer)) and draws >= 1):
-        raise ValueError(f"draws must be a positive integer, got {draws!r}")
-    decay = region.decay
-    weights = region.weights()
+        raise InputError(f"draws must be a positive integer, got {draws!r}", column="draws")
+    prof = region.profession
     n = region.n_communes
-    inst_cols, extra_cols, extra_home = _installation_columns(region, scenario, decay)
+    inst_cols, extra_cols, extra_home = _installation_columns(region, scenario)
     if extra_cols:
-        weights = sp.hstack([weights] + extra_cols, format="csr")
+        catchment = Catchment(sp.hstack([region.weights] + extra_cols, format="csr"),
+                              region.demand)
+    else:
+        catchment = region.catchment
+    n_cols = catchment.shape[1]
     home_row = np.concatenate([np.arange(n), np.asarray(extra_home, dtype=np.int64)])
+    rates = np.array(scenario.rate_by_class(prof.zoning.codes))
 
     seq = np.random.SeedSequence(seed)
     age_seed, sim_seed = (int(s.generate_state(1)[0]) for s in seq.spawn(2))
     rng = np.random.default_rng(sim_seed)
 
-    # Slots: existing GPs, then one per installed GP.
-    gp_col = region.gp_columns()
-    gp_act = region.gp_activity()
-    ages0 = region.gp_ages(draws=draws, seed=age_seed)  # (draws, n_gp) at start_year
-    default_act = region.default_activity
-    start_year_slot = [np.full(len(gp_col), -1)]
-    cols = [gp_col]
-    acts = [gp_act]
-    age_cols = [ages0.astype(float)]
+    def counted(activity) -> float:
+        return float(bounded_activity([prof.activity.default if activity is None else activity],
+                                      profession=prof)[0])
+
+    # Slots: existing practitioners, then one per installed practitioner.
+    cols = [region.practitioner_commune]
+    acts = [region.practitioner_activity()]
+    start_year_slot = [np.full(len(cols[0]), -1)]
+    age_cols = [practitioner_ages(region, draws=draws, seed=age_seed)]  # at start_year
     for inst, col in zip(scenario.installations, inst_cols, strict=True):
-        a = default_act if inst.activity is None else region.bounded(inst.activity)
         cols.append(np.full(inst.gps, col))
-        acts.append(np.full(inst.gps, a))
+        acts.append(np.full(inst.gps, counted(inst.activity)))
         start_year_slot.append(np.full(inst.gps, inst.year))
-        # Age at start_year, so that the GP is `inst.age` when installing.
+        # Age at start_year, so that the practitioner is `inst.age` when installing.
         age_cols.append(np.full((draws, inst.gps), inst.age - (inst.year - scenario.start_year)))
     col = np.concatenate(cols)
     act0 = np.concatenate(acts)
@@ -200,32 +195,26 @@ def forecast(
     if scenario.retirement_model == "count":
         asked = scenario.retirements_per_year * scenario.horizon
         if asked > n_slots:
-            from engine.errors import InputError
-
             raise InputError(f"the scenario asks for {asked} retirements ({scenario.retirements_per_year} a "
                              f"year for {scenario.horizon} years) but region {region.name!r} has only "
-                             f"{n_slots} GPs, installations included", path=scenario.path,
-                             column="retirement.per_year")
-    n_cols = weights.shape[1]
-    incidence = sp.csr_matrix((np.ones(n_slots), (col, np.arange(n_slots))), shape=(n_cols, n_slots))
+                             f"{n_slots} practitioners, installations included", path=scenario.path,
+                             key="retirement.per_year")
 
     active = np.broadcast_to(start_slot < 0, (draws, n_slots)).copy()
     activity = np.broadcast_to(act0, (draws, n_slots)).copy()
     pending = np.full((draws, n_slots), np.iinfo(np.int64).max)
-    rep_act = default_act if scenario.replacement_activity is None else region.bounded(
-        scenario.replacement_activity)
-    rates = np.array([scenario.replacement_rates[c] for c in _CLASS_NAMES])
+    rep_act = counted(scenario.replacement_activity)
 
-    demand0 = region.demand
-    pop_total = region.communes["pop_totale"].to_numpy(float)
-    baseline = region.baseline_apl()
+    pop_total = region.population
+    baseline = region.apl()
     prev_apl = np.broadcast_to(baseline[home_row][:, None], (n_cols, draws))
-    prev_deficit = (baseline < DEFICIT_THRESHOLD).astype(float)
+    prev_deficit = (class_index(baseline, profession=prof) == 0).astype(float)
+    codes = np.asarray(prof.zoning.codes)
 
     rows = []
     supply_means = []
     summary = []
-    pop_under_all = []
+    pop_deficit_all = []
     quantiles = np.array([0.1, 0.9])
     years = scenario.years
     for t, year in enumerate(years):
@@ -241,7 +230,7 @@ def forecast(
             leaving = np.zeros_like(active)
         active &= ~leaving
         if rates.any():
-            cls = _class_index(prev_apl[col].T)  # (draws, slots): class of the slot's place
+            cls = class_index(prev_apl[col].T, profession=prof)  # (draws, slots)
             replaced = leaving & (rng.random((draws, n_slots)) < rates[cls])
             pending = np.where(replaced, year + scenario.replacement_delay, pending)
         successors = pending == year
@@ -251,45 +240,48 @@ def forecast(
             activity = np.where(successors, rep_act, activity)
             pending = np.where(successors, np.iinfo(np.int64).max, pending)
 
-        supply = incidence @ (activity * active).T  # (n_cols, draws)
+        supply = supply_by_commune(col, activity * active, n_cols)  # (n_cols, draws)
         supply_means.append(supply[:n].mean(axis=1))
-        demand = demand0 * (1.0 + scenario.growth_per_year) ** t
-        apl = fca_from_weights(weights, demand, supply)  # (n, draws)
+        if scenario.growth_per_year:
+            demand = region.demand * (1.0 + scenario.growth_per_year) ** t
+            apl = Catchment(catchment.weights, demand).accessibility(supply)
+        else:
+            apl = catchment.accessibility(supply)  # (n, draws)
         prev_apl = apl[home_row]
 
-        deficit = apl < DEFICIT_THRESHOLD
+        deficit = class_index(apl, profession=prof) == 0
         p_def = deficit.mean(axis=1)
         mean = apl.mean(axis=1)
         q = np.quantile(apl, quantiles, axis=1)
-        pop_under = pop_total @ deficit  # (draws,)
-        pop_under_all.append(pop_under)
+        pop_deficit = pop_total @ deficit  # (draws,)
+        pop_deficit_all.append(pop_deficit)
         new_def = int(((p_def >= 0.5) & (prev_deficit < 0.5)).sum())
         prev_deficit = p_def
         rows.append(pd.DataFrame({
-            "code_commune": region.communes["code_commune"].to_numpy(),
+            "code_commune": region.codes,
             "nom": region.communes["nom"].to_numpy() if "nom" in region.communes else "",
             "year": year, "apl_mean": mean, "apl_p10": q[0], "apl_p90": q[1],
-            "p_deficit": p_def, "classe": _CLASS_NAMES[_class_index(mean)],
+            "p_deficit": p_def, "classe": codes[class_index(mean, profession=prof)],
         }))
-        pq = np.quantile(pop_under, quantiles)
+        pq = np.quantile(pop_deficit, quantiles)
         summary.append({
-            "year": year, "pop_under_2_5_mean": float(pop_under.mean()),
-            "pop_under_2_5_p10": float(pq[0]), "pop_under_2_5_p90": float(pq[1]),
-            "share_under_2_5_mean": float(pop_under.mean() / pop_total.sum()),
+            "year": year, "pop_deficit_mean": float(pop_deficit.mean()),
+            "pop_deficit_p10": float(pq[0]), "pop_deficit_p90": float(pq[1]),
+            "share_deficit_mean": float(pop_deficit.mean() / pop_total.sum()),
             "communes_new_deficit": new_def,
-            "active_gps_mean": float(active.sum(axis=1).mean()),
+            "active_practitioners_mean": float(active.sum(axis=1).mean()),
         })
         age = age + 1
         if progress is not None:
             progress(t + 1, len(years))
 
-    base = pd.DataFrame({"code_commune": region.communes["code_commune"].to_numpy(),
-                         "apl": baseline, "classe": _CLASS_NAMES[_class_index(baseline)]})
+    base = pd.DataFrame({"code_commune": region.codes, "apl": baseline,
+                         "classe": codes[class_index(baseline, profession=prof)]})
     return Forecast(
         communes=pd.concat(rows, ignore_index=True), summary=pd.DataFrame(summary),
-        baseline=base, scenario=scenario, draws=int(draws), seed=int(seed),
-        pop_under_draws=np.vstack(pop_under_all), supply_mean=np.vstack(supply_means),
+        baseline=base, scenario=scenario, draws=int(draws), seed=int(seed), profession=prof,
+        pop_deficit_draws=np.vstack(pop_deficit_all), supply_mean=np.vstack(supply_means),
     )
 
 
-__all__ = ["DEFICIT_THRESHOLD", "Forecast", "draw_ages", "forecast"]
+__all__ = ["Forecast", "forecast"]

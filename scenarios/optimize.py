@@ -14,14 +14,17 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from engine.apl import bounded_activity
+from engine.apl import profession as as_profession
 from engine.errors import InputError
-from scenarios.forecast import DEFICIT_THRESHOLD
+from scenarios.ages import expected_supply
 
 _OBJECTIVES = ("population_in_deficit", "deficit_gap")
 
 
 def _gains(wc: sp.csc_matrix, reach: np.ndarray, apl: np.ndarray, pop: np.ndarray,
-           weight_pop: np.ndarray, add: float, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+           weight_pop: np.ndarray, add: float, cols: np.ndarray,
+           threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """Population lifted over the threshold and weighted gap closed, for each column in ``cols``."""
     lifted = np.zeros(len(cols))
     gap = np.zeros(len(cols))
@@ -32,9 +35,9 @@ def _gains(wc: sp.csc_matrix, reach: np.ndarray, apl: np.ndarray, pop: np.ndarra
         rows = wc.indices[lo:hi]
         delta = wc.data[lo:hi] * (add / reach[j])
         a = apl[rows]
-        under = a < DEFICIT_THRESHOLD
-        lifted[k] = pop[rows][under & (a + delta >= DEFICIT_THRESHOLD)].sum()
-        gap[k] = (weight_pop[rows] * np.minimum(delta, np.maximum(DEFICIT_THRESHOLD - a, 0.0))).sum()
+        under = a < threshold
+        lifted[k] = pop[rows][under & (a + delta >= threshold)].sum()
+        gap[k] = (weight_pop[rows] * np.minimum(delta, np.maximum(threshold - a, 0.0))).sum()
     return lifted, gap
 
 
@@ -48,6 +51,7 @@ def greedy_placement(
     supply_per_site: float,
     candidates: np.ndarray | None = None,
     objective: str = "population_in_deficit",
+    profession="gp",
     progress=None,
 ) -> pd.DataFrame:
     """Greedy placement on arrays (the kernel behind :func:`optimize_installations`).
@@ -69,8 +73,11 @@ def greedy_placement(
     candidates : numpy.ndarray, optional
         Allowed columns (default: all). A column may be chosen several times.
     objective : {"population_in_deficit", "deficit_gap"}
-        Maximise the population lifted to APL >= 2.5 (ties broken by the gap closed), or the
-        population-weighted gap to 2.5 that is closed.
+        Maximise the population lifted out of deficit (to the profession's deficit
+        threshold or above; ties broken by the gap closed), or the population-weighted gap
+        to that threshold that is closed.
+    profession : str, path-like or Profession
+        Whose deficit threshold (default ``"gp"``).
     progress : callable, optional
         Called as ``progress(done, total)`` after each placement.
 
@@ -81,7 +88,9 @@ def greedy_placement(
         ``gap_closed``, ``population_in_deficit`` (after the placement).
     """
     if objective not in _OBJECTIVES:
-        raise InputError(f"objective must be one of {_OBJECTIVES}, got {objective!r}")
+        raise InputError(f"objective must be one of {_OBJECTIVES}, got {objective!r}",
+                         column="objective")
+    threshold = as_profession(profession).zoning.deficit_threshold
     if not (isinstance(n_new, (int, np.integer)) and n_new >= 1):
         raise InputError(f"n_new must be a positive integer, got {n_new!r}")
     wc = sp.csc_matrix(weights, dtype=np.float64)
@@ -92,7 +101,7 @@ def greedy_placement(
     reach = np.asarray(wc.T @ demand).ravel()
     cand = np.arange(wc.shape[1]) if candidates is None else np.asarray(candidates, dtype=np.int64)
     weight_pop = demand  # the gap is weighted by standardised population, as DREES averages are
-    lifted, gap = _gains(wc, reach, apl, pop, weight_pop, supply_per_site, cand)
+    lifted, gap = _gains(wc, reach, apl, pop, weight_pop, supply_per_site, cand, threshold)
     pos_of = {int(c): k for k, c in enumerate(cand)}
     out = []
     for rank in range(1, n_new + 1):
@@ -112,8 +121,9 @@ def greedy_placement(
             touched = np.unique(np.concatenate([wr.indices[wr.indptr[r]:wr.indptr[r + 1]] for r in rows]))
             idx = np.array([pos_of[int(c)] for c in touched if int(c) in pos_of], dtype=np.int64)
             if len(idx):
-                lifted[idx], gap[idx] = _gains(wc, reach, apl, pop, weight_pop, supply_per_site, cand[idx])
-        out[-1]["population_in_deficit"] = float(pop[apl < DEFICIT_THRESHOLD].sum())
+                lifted[idx], gap[idx] = _gains(wc, reach, apl, pop, weight_pop, supply_per_site,
+                                               cand[idx], threshold)
+        out[-1]["population_in_deficit"] = float(pop[apl < threshold].sum())
         if progress is not None:
             progress(rank, n_new)
     return pd.DataFrame(out)
@@ -128,7 +138,7 @@ def optimize_installations(
     objective: str = "population_in_deficit",
     gps_per_site: int = 1,
     activity: float | None = None,
-    retirement_age: float | None = 65.0,
+    retirement_age: float | None = None,
     draws: int = 200,
     seed: int = 0,
     supply: np.ndarray | None = None,
@@ -142,7 +152,7 @@ def optimize_installations(
     The starting point is the expected supply in ``year``: each GP counts with its
     probability of still practising then (aged ``<= retirement_age``, over ``draws`` draws
     of imputed ages when the roster has none). Placement is greedy: at each step the
-    commune whose new GP(s) lift the most population to APL >= 2.5 (ties: the largest
+    commune whose new GP(s) lift the most population out of deficit (ties: the largest
     population-weighted gap closed), with incremental APL updates.
 
     Parameters
@@ -161,8 +171,9 @@ def optimize_installations(
         GPs installed at each chosen site (3 to 5 for an MSP).
     activity : float, optional
         Yearly consultations of each new GP (default: the region's default activity).
-    retirement_age : float or None
-        Age over which GPs are assumed gone by ``year``; ``None`` keeps everybody.
+    retirement_age : float, optional
+        Age over which practitioners are assumed gone by ``year`` (default: the
+        profession's variant age, 65 for GPs).
     draws, seed : int
         Draws of imputed ages used for the expected supply.
     supply : numpy.ndarray, optional
@@ -196,8 +207,8 @@ def optimize_installations(
     """
     if not (isinstance(gps_per_site, (int, np.integer)) and gps_per_site >= 1):
         raise InputError(f"gps_per_site must be a positive integer, got {gps_per_site!r}")
-    weights = region.weights()
-    codes = region.communes["code_commune"].to_numpy()
+    weights = region.weights
+    codes = region.codes
     if candidates is None:
         cand = None
     else:
@@ -208,26 +219,27 @@ def optimize_installations(
                              column="candidates")
         cand = np.array([index[c] for c in candidates], dtype=np.int64)
     if supply is None:
-        supply = region.expected_supply(year=year, retirement_age=retirement_age, draws=draws, seed=seed)
+        supply = expected_supply(region, year=year, retirement_age=retirement_age, draws=draws,
+                                 seed=seed)
     else:
         supply = np.asarray(supply, dtype=np.float64)
         if supply.shape != (region.n_communes,) or not np.all(np.isfinite(supply)) or (supply < 0).any():
             raise InputError(f"supply must be {region.n_communes} finite non-negative values, one per "
                              "commune", column="supply")
-    from engine.apl import fca_from_weights
-
     demand = region.demand
-    apl = fca_from_weights(weights, demand, supply)
-    per_gp = region.default_activity if activity is None else region.bounded(activity)
+    apl = region.apl(supply)
+    prof = region.profession
+    per_gp = float(bounded_activity([prof.activity.default if activity is None else activity],
+                                    profession=prof)[0])
     if method != "greedy":
         from scenarios.siting import exact_installations
 
         return exact_installations(region, n_new, method=method, supply=supply,
                                    supply_per_site=per_gp * gps_per_site, gps_per_site=gps_per_site,
                                    service_minutes=service_minutes, candidates=cand)
-    result = greedy_placement(weights, demand, region.communes["pop_totale"].to_numpy(float), apl,
-                              n_new, supply_per_site=per_gp * gps_per_site, candidates=cand,
-                              objective=objective, progress=progress)
+    result = greedy_placement(weights, demand, region.population, apl, n_new,
+                              supply_per_site=per_gp * gps_per_site, candidates=cand,
+                              objective=objective, profession=prof, progress=progress)
     result.insert(1, "code_commune", codes[result["column"].to_numpy()])
     noms = region.communes["nom"].to_numpy() if "nom" in region.communes else codes
     result.insert(2, "nom", noms[result["column"].to_numpy()])

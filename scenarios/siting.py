@@ -27,7 +27,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from engine.apl import fca_from_weights, quantities, travel_minutes
+from engine._validate import finite_vector, non_negative_number
+from engine.apl import travel_minutes
 from engine.errors import InputError
 
 __all__ = [
@@ -92,11 +93,13 @@ def _candidates(candidates, n_cols: int) -> np.ndarray:
     return cand
 
 
+def _weights(values, n: int) -> np.ndarray:
+    return finite_vector(values, "weights", size=n, non_negative=True, what="the matrix rows")
+
+
 def _coverage(times, service_minutes: float, cand: np.ndarray) -> sp.csc_matrix:
     """``a_ij = 1`` where demand ``i`` is within ``service_minutes`` of candidate ``cand[j]``."""
-    radius = float(service_minutes)
-    if not (np.isfinite(radius) and radius >= 0):
-        raise InputError(f"service_minutes must be finite minutes >= 0, got {service_minutes!r}")
+    radius = non_negative_number(service_minutes, "service_minutes")
     m = travel_minutes(times)[:, cand].tocsr()
     keep = m.data <= radius
     rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
@@ -209,7 +212,7 @@ def maximal_covering(times, weights, n_sites: int, service_minutes: float, *,
     _check_method(method)
     start = time.perf_counter()
     m = travel_minutes(times)
-    w = quantities(weights, m.shape[0], "weights")
+    w = _weights(weights, m.shape[0])
     cand = _candidates(candidates, m.shape[1])
     p = _n_sites(n_sites, len(cand))
     a = _coverage(m, service_minutes, cand)
@@ -263,7 +266,7 @@ def set_covering(times, service_minutes: float, *, weights=None, method: str = "
     start = time.perf_counter()
     m = travel_minutes(times)
     need = np.ones(m.shape[0], dtype=bool) if weights is None else \
-        quantities(weights, m.shape[0], "weights") > 0
+        _weights(weights, m.shape[0]) > 0
     cand = _candidates(candidates, m.shape[1])
     a = _coverage(m, service_minutes, cand)
     coverable = need & (np.diff(a.tocsr().indptr) > 0)
@@ -324,7 +327,7 @@ def p_median(times, weights, n_sites: int, *, method: str = "exact", candidates=
     _check_method(method)
     start = time.perf_counter()
     m = travel_minutes(times)
-    w = quantities(weights, m.shape[0], "weights")
+    w = _weights(weights, m.shape[0])
     cand = _candidates(candidates, m.shape[1])
     p = _n_sites(n_sites, len(cand))
     dense = np.full((m.shape[0], len(cand)), np.inf)
@@ -385,8 +388,8 @@ def exact_installations(region, n_new: int, *, method: str, supply: np.ndarray,
                         time_limit: float | None = None) -> pd.DataFrame:
     """GP installations by an exact coverage model, in the optimizer's table layout.
 
-    The demand to cover is the population of the communes in deficit (APL < 2.5) at the
-    starting ``supply``; a commune is covered by a new site within ``service_minutes``.
+    The demand to cover is the population of the communes in deficit (APL under the
+    profession's deficit threshold, 2.5 for GPs) at the starting ``supply``; a commune is covered by a new site within ``service_minutes``.
     ``"mclp"`` opens ``n_new`` distinct sites covering the most of it; ``"lscp"`` the
     fewest sites covering all of it that can be covered, at most ``n_new``.
 
@@ -422,28 +425,25 @@ def exact_installations(region, n_new: int, *, method: str, supply: np.ndarray,
     InputError
         On an unknown method, or when LSCP needs more than ``n_new`` sites.
     """
-    from scenarios.forecast import DEFICIT_THRESHOLD
-
     if method not in EXACT_METHODS:
         raise InputError(f"method must be 'greedy' or one of {EXACT_METHODS}, got {method!r}")
-    weights = region.weights()
-    demand = region.demand
-    pop = region.communes["pop_totale"].to_numpy(np.float64)
-    apl = fca_from_weights(weights, demand, supply)
-    deficit = np.where(apl < DEFICIT_THRESHOLD, pop, 0.0)
+    threshold = region.profession.zoning.deficit_threshold
+    times = region.commune_times()
+    pop = region.population
+    deficit = np.where(region.apl(supply) < threshold, pop, 0.0)
     if method == "mclp":
-        result = maximal_covering(region.times, deficit, n_new, service_minutes,
+        result = maximal_covering(times, deficit, n_new, service_minutes,
                                   candidates=candidates, time_limit=time_limit)
     else:
-        result = set_covering(region.times, service_minutes, weights=deficit,
+        result = set_covering(times, service_minutes, weights=deficit,
                               candidates=candidates, time_limit=time_limit)
         if len(result.sites) > n_new:
             raise InputError(f"covering every deficit commune within {service_minutes:g} min "
                              f"needs {len(result.sites)} sites, more than n_new={n_new}; "
                              "raise n_new or use method='mclp'", column="n_new")
-    a = _coverage(region.times, service_minutes, np.arange(region.n_communes))
+    a = _coverage(times, service_minutes, np.arange(region.n_communes))
     own = np.array([deficit[a[:, j].indices].sum() for j in result.sites])
-    codes = region.communes["code_commune"].to_numpy()
+    codes = region.codes
     noms = region.communes["nom"].to_numpy() if "nom" in region.communes else codes
     rows, done, s = [], np.zeros(region.n_communes, dtype=bool), np.array(supply, dtype=float)
     for rank, j in enumerate(result.sites[np.argsort(-own, kind="stable")], start=1):
@@ -451,10 +451,10 @@ def exact_installations(region, n_new: int, *, method: str, supply: np.ndarray,
         gained = deficit[reach][~done[reach]].sum()
         done[reach] = True
         s[j] += supply_per_site
-        after = fca_from_weights(weights, demand, s)
+        after = region.apl(s)
         rows.append({"rank": rank, "code_commune": codes[j], "nom": noms[j], "gps": gps_per_site,
                      "population_covered": float(gained),
-                     "population_in_deficit": float(pop[after < DEFICIT_THRESHOLD].sum()),
+                     "population_in_deficit": float(pop[after < threshold].sum()),
                      "optimal": result.optimal})
     return pd.DataFrame(rows, columns=["rank", "code_commune", "nom", "gps", "population_covered",
                                        "population_in_deficit", "optimal"])

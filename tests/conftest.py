@@ -3,12 +3,32 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from engine import settings
 from engine.routing.network import RoadNetwork
+
+#: The example input files shipped with the scenarios (scenarios/examples/).
+EXAMPLES = Path(__file__).resolve().parent.parent / "scenarios" / "examples"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cache_folder(tmp_path_factory):
+    """Every test writes its caches (region bundles) in one temporary folder, never the user's."""
+    folder = tmp_path_factory.mktemp("cache")
+    old_env = os.environ.get(settings.CACHE_DIR_ENV)
+    old = settings.cache_dir
+    os.environ[settings.CACHE_DIR_ENV] = str(folder)
+    settings.cache_dir = folder
+    yield folder
+    settings.cache_dir = old
+    if old_env is None:
+        os.environ.pop(settings.CACHE_DIR_ENV, None)
+    else:
+        os.environ[settings.CACHE_DIR_ENV] = old_env
 
 
 @pytest.fixture(scope="session")
@@ -57,6 +77,6 @@ def random_network(n: int, m: int, seed: int, *, integer_weights: bool = False) 
 @pytest.fixture(scope="session")
 def corse_region(mirror):
     """The assembled Corsica region (network, 360 communes, 335 GPs), built once per session."""
-    from engine.region import load_region
+    from engine.mirror import load_region
 
     return load_region("corse", mirror=mirror, cache=False)

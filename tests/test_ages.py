@@ -7,8 +7,11 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
+from engine.apl import profession
 from engine.errors import InputError
-from scenarios.ages import GP_AGE_PYRAMID, ages_from_roster, draw_ages, estimate_senior_share
+from scenarios.ages import ages_from_roster, draw_ages, estimate_senior_share
+
+GP_AGE_PYRAMID = profession("gp").age_pyramid
 
 
 def test_pyramid_is_a_distribution_anchored_at_12_percent_over_65():
@@ -58,7 +61,10 @@ def test_roster_ages():
     df = pd.DataFrame({"birth_year": [1960, 1990]})
     assert ages_from_roster(df, 2022).tolist() == [62, 32]
     assert ages_from_roster(pd.DataFrame({"age": [40]}), 2022).tolist() == [40]
-    with pytest.raises(InputError, match="row 2"):
+    with pytest.raises(InputError, match="row 1, column 'birth_year': an empty value") as err:
         ages_from_roster(pd.DataFrame({"birth_year": [1960, None]}), 2022)
+    assert "np." not in str(err.value)
+    with pytest.raises(InputError, match="disagree"):
+        ages_from_roster(pd.DataFrame({"birth_year": [1960], "age": [45]}), 2022)
     with pytest.raises(InputError):
         ages_from_roster(pd.DataFrame({"x": [1]}), 2022)

@@ -22,11 +22,11 @@ from engine.apl import (
     catchment_weights,
     classify,
     cumulative,
-    drees_parameters,
     exponential,
     fca_from_weights,
     gaussian,
     gravity,
+    profession,
     select_under_cap,
     spatial_availability,
     standardised_population,
@@ -73,9 +73,11 @@ def test_drees_decay_steps_closed_left():
     assert DREES_DECAY.max_minutes == 20.0
 
 
-def test_drees_decay_matches_shipped_parameters():
-    steps = drees_parameters()["distance_decay_minutes"]
-    for s in steps:
+def test_drees_decay_matches_official_parameters(mirror):
+    import json
+
+    official = json.loads((mirror / "drees" / "apl_parametres.json").read_text("utf-8"))
+    for s in official["distance_decay_minutes"]:
         np.testing.assert_allclose(DREES_DECAY(np.array([float(s["from"])])), [s["weight"]])
 
 
@@ -303,8 +305,8 @@ def test_bounded_activity_table():
 
 
 def test_standardised_population_official_weights():
-    w22 = [b["w2022"] for b in drees_parameters()["age_weights"]]
-    w23 = [b["w2023"] for b in drees_parameters()["age_weights"]]
+    w22 = list(profession("gp").age_weights[2022])
+    w23 = list(profession("gp").age_weights[2023])
     assert len(w22) == 19 and w22[2] == 0.55 and w22[-1] == 2.39
     pop = np.arange(19, dtype=float) * 10
     assert standardised_population(pop, 2022) == pytest.approx(pop @ w22)
@@ -323,10 +325,9 @@ def test_standardised_population_official_weights():
 
 
 def test_parameters_ship_with_package():
-    from importlib import resources
-
-    text = resources.files("engine.apl").joinpath("drees_parameters.json").read_text("utf-8")
-    assert "DREES" in text and "source" in drees_parameters()
+    gp = profession("gp")
+    assert gp.source.is_file() and gp.source.name == "gp.toml"
+    assert "DREES" in gp.source.read_text("utf-8")
 
 
 # --------------------------------------------------------------------------- zoning

@@ -100,19 +100,21 @@ def test_negative_or_nan_population(line, bad):
         apl_communes(line, communes, pd.DataFrame({"code_commune": ["2A000"]}))
 
 
-def test_practitioner_far_from_road_is_excluded_with_warning(line):
+def test_practitioner_point_far_from_every_commune_is_an_error(line):
     communes = make_communes([0, 5])
     gps = pd.DataFrame({"lon": [9.0 + DLON * 5, 9.0], "lat": [42.0, 42.5]})  # 2nd: 55 km away
-    with pytest.warns(FarFromRoadWarning, match="excluded"):
-        supply, detail = commune_supply(communes, gps, network=line, return_practitioners=True)
+    with pytest.raises(InputError, match="swapped") as err:
+        commune_supply(communes, gps)
+    assert err.value.row == 1 and err.value.column == "lon"
+    supply, detail = commune_supply(communes, gps.iloc[:1], return_practitioners=True)
     np.testing.assert_allclose(supply, [0.0, bounded_default()])
-    assert detail["excluded"].tolist() == [False, True]
+    assert detail["commune_index"].tolist() == [1]
 
 
 def bounded_default():
-    from engine.apl import DEFAULT_ACTIVITY, bounded_activity
+    from engine.apl import bounded_activity, profession
 
-    return float(bounded_activity([DEFAULT_ACTIVITY])[0])
+    return float(bounded_activity([profession("gp").activity.default])[0])
 
 
 def test_commune_far_from_road_is_isolated_with_warning(line, monkeypatch):

@@ -13,7 +13,7 @@ import pytest
 from scipy.stats import spearmanr
 
 from engine.apl import apl_communes, classify, zoning_summary
-from engine.data import corsica_inputs, read_drees_apl
+from engine.mirror import corsica_inputs, read_drees_apl
 
 pytestmark = pytest.mark.realdata
 

@@ -7,20 +7,15 @@ import sys
 
 import pandas as pd
 import pytest
+from conftest import EXAMPLES
 
-from engine import settings
 from engine.cli import build_parser, main
-
-EXAMPLES = settings.PROJECT_ROOT / "scenarios" / "examples"
 
 
 @pytest.fixture(scope="module", autouse=True)
-def bundle_cache(mirror, tmp_path_factory):
-    """Assemble the Corsica bundle once, in a temporary data dir (not the checkout's)."""
-    old = settings.data_dir
-    settings.data_dir = tmp_path_factory.mktemp("data")
-    yield settings.data_dir
-    settings.data_dir = old
+def needs_mirror(mirror):
+    """Every command here runs on the embedded region: the data mirror must be there."""
+    return mirror
 
 
 def run(*argv):
@@ -30,7 +25,7 @@ def run(*argv):
 def test_compute_writes_every_output(tmp_path, capsys):
     out = tmp_path / "compute"
     assert run("compute", "--out", str(out), "--quiet") == 0
-    for name in ("communes.gpkg", "communes.csv", "zoning_summary.csv", "travel_time_to_gp.tif",
+    for name in ("communes.gpkg", "communes.csv", "zoning_summary.csv", "travel_time_to_practitioner.tif",
                  "map_apl.png", "map.html", "report.html", "isochrones.gpkg"):
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
     table = pd.read_csv(out / "communes.csv", dtype={"code_commune": str})
@@ -45,7 +40,7 @@ def test_forecast_is_the_main_job(tmp_path):
     fc = pd.read_csv(out / "forecast.csv", dtype={"code_commune": str})
     assert list(fc.columns[:6]) == ["code_commune", "year", "apl_mean", "apl_p10", "apl_p90", "p_deficit"]
     summary = pd.read_csv(out / "forecast_summary.csv")
-    assert {"year", "pop_under_2_5_mean", "pop_under_2_5_p10", "pop_under_2_5_p90",
+    assert {"year", "pop_deficit_mean", "pop_deficit_p10", "pop_deficit_p90",
             "communes_new_deficit"} <= set(summary.columns)
     assert len(pd.read_csv(out / "installations.csv")) == 5
     for name in ("map_forecast.png", "report.html", "map.html", "communes.gpkg"):
@@ -81,8 +76,10 @@ def test_usage_errors_exit_2(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         run("forecast", "--draws", "many")
     assert e.value.code == 2
-    assert run("compute", "--communes", "x.csv", "--out", str(tmp_path)) == 2
-    assert "--network" in capsys.readouterr().err
+    # A file that is not there is a data error (exit 1), never a usage error or a download.
+    assert run("compute", "--communes", "x.csv", "--out", str(tmp_path)) == 1
+    err = capsys.readouterr().err
+    assert "x.csv" in err and "no such" in err
     assert run("forecast", "--draws", "0", "--out", str(tmp_path)) == 2
     assert run() == 2
 
@@ -95,13 +92,13 @@ def test_data_errors_exit_1_with_one_line(tmp_path, capsys, corse_graphml):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1
     assert len([line for line in err if "Error" in line]) == 1
-    assert "gps.csv" in err[-1] and "row 3" in err[-1] and "'age'" in err[-1]
+    assert "gps.csv:3, column 'age'" in err[-1]
     assert "Traceback" not in "\n".join(err)
     scen = tmp_path / "s.toml"
     scen.write_text("[scenario]\nname='x'\nstart_year=2022\nhorizon=2\n[retirement]\nmodel='hazard'\n"
                     "[retirement.hazard]\n'60+' = 2\n")
     assert run("forecast", "--scenario", str(scen), "--out", str(tmp_path / "y")) == 1
-    assert "s.toml:8" in capsys.readouterr().err
+    assert "s.toml:8, key 'retirement.hazard.60+'" in capsys.readouterr().err
 
 
 def test_failed_run_leaves_previous_outputs(tmp_path, corse_graphml):

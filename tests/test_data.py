@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.data import commune_points, corsica_inputs, read_bpe, read_communes, read_drees_apl
 from engine.errors import InputError
+from engine.mirror import commune_points, corsica_inputs, read_bpe, read_communes, read_drees_apl
 
 
 def test_read_communes_corsica(mirror):
@@ -22,7 +22,7 @@ def test_read_communes_keeps_leading_zeros(mirror):
 
 
 def test_read_bpe_and_drees(mirror):
-    b = read_bpe(mirror / "insee" / "bpe2019_sante_par_commune.csv", "D201")
+    b = read_bpe(mirror / "insee" / "bpe2019_sante_par_commune.csv", ["D201"])
     assert int(b["count"].sum()) == 61_429
     corse = b[b["code_commune"].str[:2].isin(["2A", "2B"])]
     assert int(corse["count"].sum()) == 335
@@ -80,7 +80,7 @@ def test_bad_bpe_counts(tmp_path):
     with pytest.raises(InputError, match="integer"):
         read_bpe(p)
     with pytest.raises(InputError, match="D999"):
-        read_bpe(p, code="D999")
+        read_bpe(p, codes=["D999"])
     p = _write(tmp_path, "b3.csv", "code_commune,D201\n2A004,2\n2B033,0\n")
     b = read_bpe(p)
     assert b["code_commune"].tolist() == ["2A004"] and b["count"].tolist() == [2]

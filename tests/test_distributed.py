@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import random_network
+from conftest import EXAMPLES, random_network
 
-from engine import settings
-from engine.apl.drees import apl_communes, commune_matrix
+from engine.apl import apl_communes, commune_matrix
 from engine.cli import main
 from engine.errors import InputError
 from engine.region import Region
@@ -17,12 +16,7 @@ from engine.routing.network import RoadNetwork
 
 distributed = pytest.importorskip("distributed")
 
-from engine.distributed import (  # noqa: E402  (after the importorskip)
-    apl_distributed,
-    commune_matrix_distributed,
-    connect,
-    travel_times_distributed,
-)
+from engine.routing.cluster import connect  # noqa: E402  (after the importorskip)
 
 _FIELDS = ("origins", "destinations", "indptr", "indices", "minutes")
 
@@ -66,14 +60,14 @@ def test_identical_to_local(network, client, reverse, max_minutes, n_dst):
     origins = rng.integers(0, network.n_nodes, 230)  # duplicates allowed
     dst = None if n_dst is None else rng.choice(network.n_nodes, n_dst, replace=False)
     local = travel_times(network, origins, dst, max_minutes=max_minutes, reverse=reverse)
-    dist = travel_times_distributed(network, origins, dst, max_minutes=max_minutes,
+    dist = travel_times(network, origins, dst, max_minutes=max_minutes,
                                     reverse=reverse, client=client, chunk_size=37)
     assert dist.stats["tasks"] == 7 and dist.stats["workers"] == 2
     _assert_identical(dist, local)
 
 
 def test_empty_origins(network, client):
-    m = travel_times_distributed(network, [], client=client)
+    m = travel_times(network, [], client=client)
     assert m.shape == (0, network.n_nodes) and m.nnz == 0
 
 
@@ -94,32 +88,32 @@ def _grid(side: int = 40) -> RoadNetwork:
 def test_apl_identical_to_local(client):
     net = _grid()
     communes, gps = _example_region(net)
-    _assert_identical(commune_matrix_distributed(net, communes, client=client, chunk_size=20),
+    _assert_identical(commune_matrix(net, communes, client=client, chunk_size=20),
                       commune_matrix(net, communes))
     local = apl_communes(net, communes, gps)
-    dist = apl_distributed(net, communes, gps, client=client, chunk_size=20)
+    dist = apl_communes(net, communes, gps, client=client, chunk_size=20)
     pd.testing.assert_frame_equal(dist, local, check_exact=True)
 
 
 def test_errors(network, client):
     with pytest.raises(TypeError, match="Client"):
-        travel_times_distributed(network, [0], client="tcp://nowhere:1")
+        travel_times(network, [0], client="tcp://nowhere:1")
     with pytest.raises(InputError, match="chunk_size"):
-        travel_times_distributed(network, [0], client=client, chunk_size=0)
+        travel_times(network, [0], client=client, chunk_size=0)
     with pytest.raises(InputError, match="not a node index"):
-        travel_times_distributed(network, [network.n_nodes], client=client)
+        travel_times(network, [network.n_nodes], client=client)
     with pytest.raises(InputError, match="duplicates"):
-        travel_times_distributed(network, [0], [1, 1], client=client)
+        travel_times(network, [0], [1, 1], client=client)
     with pytest.raises(InputError, match="local:N"):
         connect("local:two")
 
 
 def test_connect_local_and_disconnect(network):
-    from engine.distributed import disconnect
+    from engine.routing.cluster import disconnect
 
     c = connect("local:1")
     try:
-        m = travel_times_distributed(network, [0, 1, 2], max_minutes=10, client=c, chunk_size=2)
+        m = travel_times(network, [0, 1, 2], max_minutes=10, client=c, chunk_size=2)
         _assert_identical(m, travel_times(network, [0, 1, 2], max_minutes=10))
     finally:
         disconnect(c)
@@ -166,22 +160,22 @@ def test_region_routes_on_the_cluster(client):
     net = _grid()
     communes, gps = _example_region(net)
     region = Region(name="grid", network=net, communes=communes, practitioners=gps, client=client)
-    _assert_identical(region.times, commune_matrix(net, communes))
-    assert region.times.stats.get("tasks", 0) >= 1
+    _assert_identical(region.commune_times(), commune_matrix(net, communes))
+    assert region.commune_times().stats.get("tasks", 0) >= 1
 
 
 def test_cli_scheduler_gives_the_same_outputs(tmp_path, corse, monkeypatch):
-    import engine.distributed as backend
+    import engine.routing.cluster as backend
 
-    examples = settings.PROJECT_ROOT / "scenarios" / "examples"
+    examples = EXAMPLES
     net = corse.save(tmp_path / "corse.npz")
     argv = ["forecast", "--network", str(net), "--communes", str(examples / "communes.csv"),
             "--practitioners", str(examples / "practitioners.csv"), "--draws", "20",
             "--new", "0", "--seed", "3", "--quiet"]
     assert main([*argv, "--out", str(tmp_path / "local")]) == 0
     used = []
-    route = backend._route_on_cluster
-    monkeypatch.setattr(backend, "_route_on_cluster",
+    route = backend.route_on_cluster
+    monkeypatch.setattr(backend, "route_on_cluster",
                         lambda *a, **k: used.append(1) or route(*a, **k))
     assert main([*argv, "--out", str(tmp_path / "dask"), "--scheduler", "local:1"]) == 0
     assert used, "--scheduler did not route on the cluster"
@@ -191,7 +185,7 @@ def test_cli_scheduler_gives_the_same_outputs(tmp_path, corse, monkeypatch):
 
 
 def test_cli_scheduler_unreachable_is_a_one_line_error(tmp_path, capsys):
-    examples = settings.PROJECT_ROOT / "scenarios" / "examples"
+    examples = EXAMPLES
     code = main(["compute", "--network", str(tmp_path / "none.npz"), "--communes",
                  str(examples / "communes.csv"), "--practitioners",
                  str(examples / "practitioners.csv"), "--scheduler", "local:zero",

@@ -317,7 +317,7 @@ def test_raam_edge_rows():
 
 def test_inputs_validated_with_actionable_messages():
     t = np.zeros((2, 3))
-    with pytest.raises(InputError, match="active=False they must follow the rows"):
+    with pytest.raises(InputError, match="rows .demand locations., as active=False"):
         gravity_accessibility([1.0, 2.0, 3.0], t, exponential(0.1), active=False)
     with pytest.raises(InputError, match="opportunities"):
         cumulative_cutoff([1.0, -2.0, 3.0], t, 10)

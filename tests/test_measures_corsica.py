@@ -26,11 +26,11 @@ pytestmark = pytest.mark.realdata
 @pytest.fixture(scope="module")
 def corsica(corse_region):
     r = corse_region
-    counts = np.bincount(r.gp_columns(), minlength=r.n_communes).astype(float)
-    return {"times": r.times, "dense": r.times.to_dense(), "supply": r.supply(),
-            "head": r.times.to_scipy()[:90], "head_dense": r.times.to_dense()[:90],
-            "gps": counts, "demand": r.demand, "pop": r.communes["pop_totale"].to_numpy(float),
-            "apl": r.baseline_apl()}
+    times = r.commune_times()
+    counts = np.bincount(r.practitioner_commune, minlength=r.n_communes).astype(float)
+    return {"times": times, "dense": times.to_dense(), "supply": r.supply(),
+            "head": times.to_scipy()[:90], "head_dense": times.to_dense()[:90],
+            "gps": counts, "demand": r.demand, "pop": r.population, "apl": r.apl()}
 
 
 def test_cumulative_gravity_and_interval_on_corsica(corsica):

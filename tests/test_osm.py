@@ -17,10 +17,10 @@ from engine.errors import NetworkError
 from engine.routing.osm import (
     DRIVE_FILTER,
     is_drivable,
-    read_osm_pbf,
     read_osm_xml,
     way_direction,
 )
+from engine.routing.pbf import read_osm_pbf
 
 # A tiny hand-written network along a parallel of latitude, ~111 m * cos(lat) per 0.001°.
 _NODES = {i: (2.0 + 0.001 * i, 48.0 + (0.0005 if i % 2 else 0.0)) for i in range(1, 13)}

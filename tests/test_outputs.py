@@ -17,11 +17,17 @@ import pytest
 from conftest import random_network
 from shapely.geometry import Point, box
 
-from engine import maps, outputs, raster, report
+from engine import french, maps, outputs, report
+from engine.routing import surface
+from engine.routing.matrix import nearest_travel_times
 from engine.routing.network import RoadNetwork
 
 # --------------------------------------------------------------------------- synthetic data
 
+
+
+def _to_nearest(net, sources, max_minutes=60):
+    return nearest_travel_times(net, sources, max_minutes=max_minutes, reverse=True)
 
 def _classe(apl: np.ndarray) -> np.ndarray:
     return np.where(apl < 2.5, "sous-dense", np.where(apl < 4, "intermediaire", "hors-zone"))
@@ -59,11 +65,11 @@ def make_forecast(communes: gpd.GeoDataFrame, years=range(2025, 2029)):
     fc = pd.DataFrame(rows, columns=["code_commune", "nom", "year", "apl_mean", "apl_p10",
                                      "apl_p90", "p_deficit", "classe"])
     summary = pd.DataFrame({
-        "year": list(years), "pop_under_2_5_mean": [1000.0, 1500.0, 2100.0, 2600.0],
-        "pop_under_2_5_p10": [900.0, 1200.0, 1700.0, 2000.0],
-        "pop_under_2_5_p90": [1100.0, 1800.0, 2500.0, 3300.0],
-        "share_under_2_5_mean": [0.1, 0.15, 0.21, 0.26], "communes_new_deficit": [0, 2, 3, 1],
-        "active_gps_mean": [40.0, 38.5, 36.2, 35.0],
+        "year": list(years), "pop_deficit_mean": [1000.0, 1500.0, 2100.0, 2600.0],
+        "pop_deficit_p10": [900.0, 1200.0, 1700.0, 2000.0],
+        "pop_deficit_p90": [1100.0, 1800.0, 2500.0, 3300.0],
+        "share_deficit_mean": [0.1, 0.15, 0.21, 0.26], "communes_new_deficit": [0, 2, 3, 1],
+        "active_practitioners_mean": [40.0, 38.5, 36.2, 35.0],
     })
     newly = fc[(fc.p_deficit > 0.5) & (fc.year > 2025)].groupby("code_commune").first().reset_index()
     newly = newly[["code_commune", "nom", "year", "p_deficit", "apl_mean"]]
@@ -241,7 +247,7 @@ def _brute_nearest(net: RoadNetwork, sources, max_minutes=None) -> np.ndarray:
 def test_travel_time_to_nearest_matches_bruteforce(max_minutes):
     net = grid_network()
     sources = [0, 21, 21, 35]
-    got = raster.travel_time_to_nearest(net, sources, max_minutes=max_minutes)
+    got = _to_nearest(net, sources, max_minutes=max_minutes)
     want = _brute_nearest(net, sources, max_minutes)
     np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
     np.testing.assert_allclose(got[np.isfinite(got)], want[np.isfinite(want)], rtol=1e-12)
@@ -252,7 +258,7 @@ def test_travel_time_to_nearest_zero_weights_random():
     # Integer weights include zeros: a stored zero must count as reached, not as missing.
     net = random_network(80, 400, seed=3, integer_weights=True)
     sources = [1, 5, 40]
-    got = raster.travel_time_to_nearest(net, sources, max_minutes=None)
+    got = _to_nearest(net, sources, max_minutes=None)
     want = _brute_nearest(net, sources)
     np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
     np.testing.assert_allclose(got[np.isfinite(got)], want[np.isfinite(want)], rtol=1e-12)
@@ -261,7 +267,7 @@ def test_travel_time_to_nearest_zero_weights_random():
 
 def test_travel_time_to_nearest_no_source():
     net = grid_network(3)
-    assert np.isinf(raster.travel_time_to_nearest(net, [])).all()
+    assert np.isinf(_to_nearest(net, [])).all()
 
 
 def test_rasterize_and_geotiff(tmp_path):
@@ -269,20 +275,20 @@ def test_rasterize_and_geotiff(tmp_path):
     from pyproj import Transformer
 
     net = grid_network()
-    minutes = raster.travel_time_to_nearest(net, [0, 35], max_minutes=60)
+    minutes = _to_nearest(net, [0, 35], max_minutes=60)
     to_l93 = Transformer.from_crs("EPSG:4326", "EPSG:2154", always_xy=True)
     x, y = to_l93.transform(net.lon, net.lat)
     # A frame reaching 10 km beyond the network, so that some cells are off-network.
     bounds = (min(x) - 10_000, min(y) - 10_000, max(x) + 10_000, max(y) + 10_000)
-    array, transform, crs = raster.rasterize_travel_time(
+    array, transform, crs = surface.rasterize_travel_time(
         net, minutes, resolution_m=200, bounds=bounds, access_speed_kmh=20, max_access_m=1500)
     assert crs.to_epsg() == 2154
     assert array.dtype == np.float32
-    valid = array != raster.NODATA
+    valid = array != surface.NODATA
     assert valid.any() and (~valid).any()
     assert (array[valid] >= 0).all()
     # The corners of the frame are > max_access_m from every node.
-    assert array[0, 0] == raster.NODATA and array[-1, -1] == raster.NODATA
+    assert array[0, 0] == surface.NODATA and array[-1, -1] == surface.NODATA
 
     # Cell containing source node 0: only the off-road access (< one cell diagonal) is added.
     row, col = rasterio.transform.rowcol(transform, x[0], y[0])
@@ -294,10 +300,10 @@ def test_rasterize_and_geotiff(tmp_path):
     lower = np.where(d <= 1500, minutes[None, :] + d / (20_000 / 60), np.inf).min(axis=1)
     assert (array[rows, cols] >= lower.astype(np.float32) - 1e-3).all()
 
-    path = raster.write_geotiff(tmp_path / "travel_time.tif", array, transform, crs)
+    path = outputs.write_geotiff(tmp_path / "travel_time.tif", array, transform, crs)
     with rasterio.open(path) as src:
         assert src.crs.to_epsg() == 2154
-        assert src.nodata == raster.NODATA
+        assert src.nodata == surface.NODATA
         assert src.dtypes[0] == "float32"
         assert src.compression is not None
         band = src.read(1)
@@ -307,12 +313,12 @@ def test_rasterize_and_geotiff(tmp_path):
 
 def test_rasterize_mask_blanks_outside():
     net = grid_network()
-    minutes = raster.travel_time_to_nearest(net, [0])
+    minutes = _to_nearest(net, [0])
     half = box(8.9, 41.9, 9.025, 42.2)  # west half of the grid only
-    full, _, _ = raster.rasterize_travel_time(net, minutes, resolution_m=250)
-    masked, _, _ = raster.rasterize_travel_time(net, minutes, resolution_m=250, mask=half)
-    assert (masked != raster.NODATA).sum() < (full != raster.NODATA).sum()
-    assert ((masked == full) | (masked == raster.NODATA)).all()
+    full, _, _ = surface.rasterize_travel_time(net, minutes, resolution_m=250)
+    masked, _, _ = surface.rasterize_travel_time(net, minutes, resolution_m=250, mask=half)
+    assert (masked != surface.NODATA).sum() < (full != surface.NODATA).sum()
+    assert ((masked == full) | (masked == surface.NODATA)).all()
 
 
 # --------------------------------------------------------------------------- maps and report
@@ -340,9 +346,9 @@ def test_static_maps_corsica(mirror, tmp_path):
 
 
 def test_french_number_formats():
-    assert maps.fmt_int(1234567) == "1\u202f234\u202f567"
-    assert maps.fmt_dec(2.5) == "2,50"
-    assert maps.fmt_dec(float("nan")) == "–"
+    assert french.fmt_int(1234567) == "1\u202f234\u202f567"
+    assert french.fmt_dec(2.5) == "2,50"
+    assert french.fmt_dec(float("nan")) == "–"
     assert maps.class_key("Hors zone") == "hors-zone"
     assert maps.class_key("Intermédiaire") == "intermediaire"
     assert maps.class_key("unknown") is None

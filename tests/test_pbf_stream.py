@@ -7,11 +7,12 @@ import numpy as np
 import osmium
 import pytest
 from osmium.osm.mutable import Node, Way
+from synthetic import write_synthetic_osm
 
 import engine
 from engine.errors import NetworkError
 from engine.routing.matrix import travel_times
-from engine.routing.pbf import _chain_sums, stream_pbf_network, write_synthetic_osm
+from engine.routing.pbf import _chain_sums, stream_pbf_network
 
 _ARRAYS = ("indptr", "indices", "travel_time_s", "length_m", "lon", "lat", "osmid")
 

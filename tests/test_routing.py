@@ -6,6 +6,7 @@ import math
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import naive
 import networkx as nx
@@ -324,7 +325,7 @@ def test_numba_cache_is_used_in_a_fresh_process():
         print(sum(sum(f.stats.cache_misses.values()) for f in kernels),
               sum(sum(f.stats.cache_hits.values()) for f in kernels))
     """)
-    root = engine_settings.PROJECT_ROOT
+    root = Path(engine_settings.PACKAGE_DIR).parent
     # The first run may compile and write the cache; the second must only read it.
     subprocess.run([sys.executable, "-c", code], cwd=root, check=True, capture_output=True)
     out = subprocess.run([sys.executable, "-c", code], cwd=root, check=True, capture_output=True,

@@ -27,15 +27,15 @@ def test_shipped_scenarios_parse(name):
 def test_retire_at_65_is_the_u65_rule():
     s = load_scenario("retire-at-65")
     assert s.retirement_model == "age" and s.retirement_age == 65
-    assert not any(s.replacement_rates.values())
+    assert not any(s.rate_by_class(("sous-dense", "intermediaire", "hors-zone")))
 
 
 def test_hazard_lookup_by_band():
     s = load_scenario("retirement-hazard")
     assert s.hazard_at([50, 57, 62, 65, 68, 72, 90]).tolist() == [0, 0.01, 0.04, 0.20, 0.25, 0.35, 0.60]
     # Replacement is lower where access is already low.
-    r = s.replacement_rates
-    assert r["sous-dense"] < r["intermediaire"] < r["hors-zone"]
+    r = s.rate_by_class(("sous-dense", "intermediaire", "hors-zone"))
+    assert r[0] < r[1] < r[2]
 
 
 def test_installations_shipped():
@@ -52,8 +52,8 @@ def _err(text: str) -> InputError:
 
 def test_unknown_key_names_file_line_and_key():
     e = _err(BASE + "\n[retirement]\nmodel = \"age\"\nagee = 64\n")
-    assert e.path == "bad.toml" and e.line == 8 and e.column == "retirement.agee"
-    assert re.search(r"bad\.toml:8.*agee", str(e))
+    assert e.path == "bad.toml" and e.line == 8 and e.key == "retirement.agee"
+    assert re.search(r"bad\.toml:8, key .retirement\.agee.", str(e))
 
 
 def test_unknown_top_level_table():
@@ -64,7 +64,7 @@ def test_unknown_top_level_table():
 @pytest.mark.parametrize("bad", ["-0.1", "1.5", "\"high\""])
 def test_hazard_outside_unit_interval(bad):
     e = _err(BASE + f"\n[retirement]\nmodel = \"hazard\"\n[retirement.hazard]\n\"60-64\" = {bad}\n")
-    assert e.column == "retirement.hazard.60-64" and e.line == 9
+    assert e.key == "retirement.hazard.60-64" and e.line == 9
 
 
 def test_bad_band_and_overlap():
@@ -75,7 +75,7 @@ def test_bad_band_and_overlap():
 
 def test_installation_year_out_of_order():
     e = _err(BASE + "[[installation]]\ncommune = '2A004'\nyear = 2030\n")
-    assert "outside" in str(e) and e.column == "installation[0].year" and e.line == 7
+    assert "outside" in str(e) and e.key == "installation[0].year" and e.line == 7
 
 
 def test_installation_place_required_and_exclusive():
@@ -87,7 +87,7 @@ def test_installation_place_required_and_exclusive():
 def test_second_installation_is_located():
     text = BASE + "[[installation]]\ncommune='2A004'\nyear=2023\n\n[[installation]]\ncommune='2A004'\nyear=2023\ngps=0\n"
     e = _err(text)
-    assert e.column == "installation[1].gps" and e.line == 12
+    assert e.key == "installation[1].gps" and e.line == 12
 
 
 def test_missing_required_and_bad_toml():

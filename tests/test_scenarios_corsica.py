@@ -17,10 +17,10 @@ def test_retire_at_65_first_year_matches_drees_u65(corse_region):
     fc = forecast(corse_region, "retire-at-65", draws=300, seed=0)
     first = fc.summary.iloc[0]
     assert first["year"] == 2022
-    assert abs(first["share_under_2_5_mean"] - DREES_U65_SHARE_2022) < 0.03
+    assert abs(first["share_deficit_mean"] - DREES_U65_SHARE_2022) < 0.03
     # Nobody is replaced: the deficit population never shrinks in any draw.
-    assert np.all(np.diff(fc.pop_under_draws, axis=0) >= -1e-6)
-    assert fc.summary["active_gps_mean"].is_monotonic_decreasing
+    assert np.all(np.diff(fc.pop_deficit_draws, axis=0) >= -1e-6)
+    assert fc.summary["active_practitioners_mean"].is_monotonic_decreasing
 
 
 def test_forecast_outputs_are_complete_and_consistent(corse_region):
@@ -35,8 +35,8 @@ def test_forecast_outputs_are_complete_and_consistent(corse_region):
     assert c["p_deficit"].between(0, 1).all()
     assert set(c["classe"]) <= {"sous-dense", "intermediaire", "hors-zone"}
     sm = fc.summary
-    assert (sm["pop_under_2_5_p10"] <= sm["pop_under_2_5_mean"]).all()
-    assert (sm["pop_under_2_5_mean"] <= sm["pop_under_2_5_p90"]).all()
+    assert (sm["pop_deficit_p10"] <= sm["pop_deficit_mean"]).all()
+    assert (sm["pop_deficit_mean"] <= sm["pop_deficit_p90"]).all()
     newly = fc.newly_in_deficit()
     assert (newly["p_deficit"] >= 0.5).all()
 
@@ -62,7 +62,7 @@ def test_installations_raise_apl_where_installed(corse_region):
 
     assert apl_at(msp) > apl_at(base) + 1.0
     # The point site near Ghisonaccia (2025) adds its own column and supply.
-    assert msp.summary["active_gps_mean"].iloc[-1] > base.summary["active_gps_mean"].iloc[-1]
+    assert msp.summary["active_practitioners_mean"].iloc[-1] > base.summary["active_practitioners_mean"].iloc[-1]
 
 
 def test_bad_installations_name_file_and_key(corse_region, tmp_path):
@@ -80,11 +80,11 @@ def test_bad_installations_name_file_and_key(corse_region, tmp_path):
 def test_more_retirements_than_gps(corse_region, tmp_path):
     f = tmp_path / "count.toml"
     f.write_text("[scenario]\nname='x'\nstart_year=2022\nhorizon=10\n[retirement]\nmodel='count'\nper_year=40\n")
-    with pytest.raises(InputError, match=r"count\.toml.*retirement\.per_year.*only 335 GPs"):
+    with pytest.raises(InputError, match=r"count\.toml.*retirement\.per_year.*only 335 practitioners"):
         forecast(corse_region, load_scenario(f), draws=2)
     ok = parse_scenario("[scenario]\nname='x'\nstart_year=2022\nhorizon=3\n[retirement]\nmodel='count'\nper_year=10\n")
     fc = forecast(corse_region, ok, draws=3)
-    assert np.allclose(fc.summary["active_gps_mean"], [325, 315, 305])
+    assert np.allclose(fc.summary["active_practitioners_mean"], [325, 315, 305])
 
 
 def test_optimizer_beats_lowest_apl_rule(corse_region):
@@ -92,15 +92,17 @@ def test_optimizer_beats_lowest_apl_rule(corse_region):
     assert list(res["rank"]) == list(range(1, 11))
     greedy_lifted = res["population_lifted"].sum()
     # The naive rule: one GP in each of the 10 lowest-APL inhabited communes.
-    supply = corse_region.expected_supply(year=2027, retirement_age=65.0)
+    from scenarios.ages import expected_supply
+
+    supply = expected_supply(corse_region, year=2027, retirement_age=65.0)
     from engine.apl import fca_from_weights
 
-    w, demand = corse_region.weights(), corse_region.demand
+    w, demand = corse_region.weights, corse_region.demand
     apl = fca_from_weights(w, demand, supply)
     pop = corse_region.communes["pop_totale"].to_numpy(float)
     order = [i for i in np.argsort(apl, kind="stable") if pop[i] > 0][:10]
     s = supply.copy()
-    s[order] += corse_region.default_activity
+    s[order] += corse_region.profession.activity.default
     after = fca_from_weights(w, demand, s)
     naive_lifted = pop[apl < 2.5].sum() - pop[after < 2.5].sum()
     assert greedy_lifted > naive_lifted
@@ -119,7 +121,7 @@ def test_optimizer_candidates_and_msp(corse_region):
 def test_greedy_on_corsica_incremental_equals_full(corse_region):
     from engine.apl import fca_from_weights
 
-    w, demand = corse_region.weights(), corse_region.demand
+    w, demand = corse_region.weights, corse_region.demand
     supply = corse_region.supply()
     apl = fca_from_weights(w, demand, supply)
     pop = corse_region.communes["pop_totale"].to_numpy(float)

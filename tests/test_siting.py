@@ -87,9 +87,9 @@ def test_siting_inputs():
 def test_optimizer_exact_methods_on_corsica(corse_region):
     from scenarios import optimize_installations
 
-    greedy = maximal_covering(corse_region.times, corse_region.communes["pop_totale"], 5, 10.0,
-                              method="greedy")
-    exact = maximal_covering(corse_region.times, corse_region.communes["pop_totale"], 5, 10.0)
+    times, pop = corse_region.commune_times(), corse_region.population
+    greedy = maximal_covering(times, pop, 5, 10.0, method="greedy")
+    exact = maximal_covering(times, pop, 5, 10.0)
     assert exact.optimal and exact.objective >= greedy.objective
     res = optimize_installations(corse_region, 5, method="mclp", retirement_age=None)
     assert len(res) == 5 and res["optimal"].all() and res["code_commune"].is_unique

@@ -1,8 +1,10 @@
 """Floating-catchment accessibility and the official French APL (DREES).
 
-- Decays (:mod:`engine.apl.decay`): :func:`step` (with :data:`DREES_DECAY`),
-  :func:`gaussian`, :func:`exponential`, :func:`gravity`, :func:`cumulative`,
-  :func:`linear`, :func:`logistic`.
+- Professions (:mod:`engine.apl.profession`): :func:`profession` (``"gp"``, general
+  practitioners, by default everywhere) and :class:`Profession`, read from TOML definitions.
+- Decays (:mod:`engine.apl.decay`): :func:`step`, :func:`gaussian`, :func:`exponential`,
+  :func:`gravity`, :func:`cumulative`, :func:`linear`, :func:`logistic`;
+  :data:`DREES_DECAY` is the GPs' decay.
 - Floating catchment (:mod:`engine.apl.fca`): :func:`two_step_fca`,
   :func:`three_step_fca`, :func:`balanced_fca`, :func:`spatial_availability`,
   :func:`catchment_weights`, :func:`fca_from_weights` and :class:`Catchment` for many
@@ -14,11 +16,13 @@
 - Inequality and poverty (:mod:`engine.apl.inequality`): :func:`gini_index`,
   :func:`palma_ratio`, :func:`theil_t`, :func:`concentration_index`, :func:`fgt_poverty`,
   :func:`weighted_quantile`.
-- DREES rules (:mod:`engine.apl.drees`): :func:`bounded_activity`,
-  :func:`standardised_population`, :func:`commune_matrix`, :func:`commune_supply`,
-  :func:`apl_communes`.
-- Zoning (:mod:`engine.apl.zoning`): :func:`classify`, :func:`zoning_summary`,
-  :func:`select_under_cap`.
+- Demand and supply (:mod:`engine.apl.demand`, :mod:`engine.apl.supply`):
+  :func:`standardised_population`, :func:`bounded_activity`,
+  :func:`practitioner_activity`, :func:`attach_practitioners`, :func:`supply_by_commune`,
+  :func:`commune_supply`.
+- Communes (:mod:`engine.apl.communes`): :func:`commune_matrix`, :func:`apl_communes`.
+- Zoning (:mod:`engine.apl.zoning`): :func:`classify`, :func:`class_index`,
+  :func:`zoning_summary`, :func:`zone_table`, :func:`select_under_cap`.
 
 Examples
 --------
@@ -29,8 +33,8 @@ Examples
 array([27., 18.])
 """
 
+from engine.apl.communes import apl_communes, commune_matrix
 from engine.apl.decay import (
-    DREES_DECAY,
     Decay,
     as_decay,
     cumulative,
@@ -41,24 +45,14 @@ from engine.apl.decay import (
     logistic,
     step,
 )
-from engine.apl.drees import (
-    AGE_BANDS,
-    DEFAULT_ACTIVITY,
-    FarFromRoadWarning,
-    apl_communes,
-    bounded_activity,
-    commune_matrix,
-    commune_supply,
-    drees_parameters,
-    standardised_population,
-)
+from engine.apl.demand import AGE_BANDS, commune_demand, standardised_population
 from engine.apl.fca import (
+    DREES_DECAY,
     Catchment,
     UnservedSupplyWarning,
     balanced_fca,
     catchment_weights,
     fca_from_weights,
-    quantities,
     spatial_availability,
     three_step_fca,
     travel_minutes,
@@ -85,26 +79,47 @@ from engine.apl.measures import (
     singly_constrained,
     total_constrained,
 )
-from engine.apl.zoning import CLASSES, classify, departement_of, select_under_cap, zoning_summary
+from engine.apl.profession import Profession, Zoning, ZoningClass, profession, shipped_professions
+from engine.apl.supply import (
+    attach_practitioners,
+    bounded_activity,
+    commune_supply,
+    practitioner_activity,
+    select_profession,
+    supply_by_commune,
+)
+from engine.apl.zoning import (
+    class_index,
+    classify,
+    departement_of,
+    select_under_cap,
+    zone_table,
+    zoning_summary,
+)
+from engine.errors import FarFromRoadWarning
 
 __all__ = [
     "AGE_BANDS",
-    "CLASSES",
     "Catchment",
     "ConvergenceWarning",
-    "DEFAULT_ACTIVITY",
     "DREES_DECAY",
     "Decay",
     "DoublyConstrained",
     "FarFromRoadWarning",
+    "Profession",
     "TheilDecomposition",
     "UnservedSupplyWarning",
+    "Zoning",
+    "ZoningClass",
     "apl_communes",
     "as_decay",
+    "attach_practitioners",
     "balanced_fca",
     "bounded_activity",
     "catchment_weights",
+    "class_index",
     "classify",
+    "commune_demand",
     "commune_matrix",
     "commune_supply",
     "concentration_index",
@@ -114,7 +129,6 @@ __all__ = [
     "cumulative_interval",
     "departement_of",
     "doubly_constrained",
-    "drees_parameters",
     "exponential",
     "fca_from_weights",
     "fgt_poverty",
@@ -125,18 +139,23 @@ __all__ = [
     "linear",
     "logistic",
     "palma_ratio",
-    "quantities",
+    "practitioner_activity",
+    "profession",
     "raam",
+    "select_profession",
     "select_under_cap",
+    "shipped_professions",
     "singly_constrained",
     "spatial_availability",
     "standardised_population",
     "step",
+    "supply_by_commune",
     "theil_t",
     "three_step_fca",
     "total_constrained",
     "travel_minutes",
     "two_step_fca",
     "weighted_quantile",
+    "zone_table",
     "zoning_summary",
 ]

@@ -28,6 +28,22 @@ def spmm(indptr, indices, data, x):
     return _spmm_serial(indptr, indices, data, x)
 
 
+def ratio(supply, demand):
+    """``supply / demand`` per supply location, 0 where no demand is in reach (1-D or 2-D)."""
+    supply = np.ascontiguousarray(supply, dtype=np.float64)
+    demand = np.ascontiguousarray(demand, dtype=np.float64)
+    if supply.ndim == 1:
+        return _ratio(supply, demand)
+    return _ratio_2d(supply, demand)
+
+
+def row_normalise(indptr, data, mask_cols, indices):
+    """Each CSR row divided by its sum over the columns where ``mask_cols`` is true."""
+    return _row_normalise(np.asarray(indptr, dtype=np.int64), np.asarray(data, dtype=np.float64),
+                          np.asarray(mask_cols, dtype=np.bool_),
+                          np.asarray(indices, dtype=np.int64))
+
+
 @njit(cache=True, nogil=True)
 def _spmv_serial(indptr, indices, data, x):
     """Serial twin of :func:`_spmv`."""
@@ -124,16 +140,4 @@ def _row_normalise(indptr, data, mask_cols, indices):
             for k in range(indptr[r], indptr[r + 1]):
                 if mask_cols[indices[k]]:
                     out[k] = data[k] / s
-    return out
-
-
-@njit(cache=True, parallel=True, nogil=True)
-def _scale_rows(indptr, data, factor):
-    """``data * factor[row]`` for a CSR matrix."""
-    n = len(indptr) - 1
-    out = np.empty(len(data), dtype=np.float64)
-    for r in prange(n):
-        f = factor[r]
-        for k in range(indptr[r], indptr[r + 1]):
-            out[k] = data[k] * f
     return out

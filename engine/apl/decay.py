@@ -16,10 +16,10 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from engine._validate import cutoff_minutes, positive_number
 from engine.errors import InputError
 
 __all__ = [
-    "DREES_DECAY",
     "Decay",
     "as_decay",
     "cumulative",
@@ -151,8 +151,8 @@ def gaussian(sigma: float, cutoff: float | None = None) -> Decay:
     >>> float(gaussian(10.0)(10.0).round(4))
     0.6065
     """
-    sigma = _positive(sigma, "sigma")
-    bound = _cutoff(cutoff)
+    sigma = positive_number(sigma, "sigma")
+    bound = cutoff_minutes(cutoff)
 
     def func(t):
         return np.where(t <= bound, np.exp(-0.5 * (t / sigma) ** 2), 0.0)
@@ -179,8 +179,8 @@ def exponential(rate: float, cutoff: float | None = None) -> Decay:
     >>> float(exponential(0.1)(10.0).round(4))
     0.3679
     """
-    rate = _positive(rate, "rate")
-    bound = _cutoff(cutoff)
+    rate = positive_number(rate, "rate")
+    bound = cutoff_minutes(cutoff)
 
     def func(t):
         return np.where(t <= bound, np.exp(-rate * t), 0.0)
@@ -210,9 +210,9 @@ def gravity(power: float, cutoff: float | None = None, min_minutes: float = 1.0)
     >>> gravity(2.0)([0.0, 1.0, 10.0])
     array([1.  , 1.  , 0.01])
     """
-    power = _positive(power, "power")
-    floor = _positive(min_minutes, "min_minutes")
-    bound = _cutoff(cutoff)
+    power = positive_number(power, "power")
+    floor = positive_number(min_minutes, "min_minutes")
+    bound = cutoff_minutes(cutoff)
 
     def func(t):
         return np.where(t <= bound, np.maximum(t, floor) ** -power, 0.0)
@@ -237,7 +237,7 @@ def cumulative(cutoff: float) -> Decay:
     >>> cumulative(30)([10.0, 30.0, 31.0])
     array([1., 1., 0.])
     """
-    bound = _cutoff(cutoff)
+    bound = cutoff_minutes(cutoff)
     if not math.isfinite(bound):
         raise InputError("cumulative() needs a finite cutoff in minutes")
 
@@ -266,7 +266,7 @@ def linear(cutoff: float) -> Decay:
     >>> linear(20)([0.0, 5.0, 10.0, 20.0, 60.0])
     array([1.  , 0.75, 0.5 , 0.  , 0.  ])
     """
-    bound = _positive(cutoff, "cutoff")
+    bound = positive_number(cutoff, "cutoff")
 
     def func(t):
         return np.where(t <= bound, np.maximum(1.0 - t / bound, 0.0), 0.0)
@@ -300,9 +300,9 @@ def logistic(median: float, sd: float, cutoff: float | None = None) -> Decay:
     >>> logistic(20.0, 2.0)([0.0, 20.0]).round(4)
     array([1. , 0.5])
     """
-    mid = _positive(median, "median")
-    spread = _positive(sd, "sd")
-    bound = _cutoff(cutoff)
+    mid = positive_number(median, "median")
+    spread = positive_number(sd, "sd")
+    bound = cutoff_minutes(cutoff)
     scale = math.pi / (spread * math.sqrt(3.0))
     g0 = 1.0 + math.exp(-mid * scale)
 
@@ -352,29 +352,3 @@ def as_decay(decay) -> Decay:
         return scalar(t) if t.size else np.empty(t.shape)
 
     return Decay(func, bound, getattr(decay, "__name__", repr(decay)))
-
-
-def _positive(value, name: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a positive number, got {value!r}") from None
-    if not (v > 0 and math.isfinite(v)):
-        raise InputError(f"{name} must be a positive finite number, got {value!r}")
-    return v
-
-
-def _cutoff(cutoff) -> float:
-    if cutoff is None:
-        return math.inf
-    try:
-        v = float(cutoff)
-    except (TypeError, ValueError):
-        raise InputError(f"cutoff must be a number of minutes, got {cutoff!r}") from None
-    if not v >= 0:
-        raise InputError(f"cutoff must be >= 0 minutes, got {cutoff!r}")
-    return v
-
-
-#: The DREES APL decay: under 10 min 1, 10 to 15 min 2/3, 15 to 20 min 1/3, 20 min or more 0.
-DREES_DECAY: Decay = step([10.0, 15.0, 20.0], [1.0, 2.0 / 3.0, 1.0 / 3.0, 0.0])

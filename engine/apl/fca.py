@@ -19,13 +19,14 @@ pair with a positive weight) gets ``unreached`` (default 0; ``numpy.nan`` as PyS
 from __future__ import annotations
 
 import warnings
-import weakref
 
 import numpy as np
 import scipy.sparse as sp
 
-from engine.apl import _kernels as K
-from engine.apl.decay import DREES_DECAY, as_decay
+from engine._validate import finite_vector
+from engine.apl._kernels import ratio, row_normalise, spmm, spmv
+from engine.apl.decay import as_decay
+from engine.apl.profession import profession as as_profession
 from engine.errors import InputError
 from engine.routing.matrix import TravelTimeMatrix
 
@@ -35,12 +36,16 @@ __all__ = [
     "balanced_fca",
     "catchment_weights",
     "fca_from_weights",
-    "quantities",
     "spatial_availability",
     "three_step_fca",
     "travel_minutes",
     "two_step_fca",
 ]
+
+
+#: The decay of the default profession (general practitioners, DREES): under 10 min 1,
+#: 10 to 15 min 2/3, 15 to 20 min 1/3, 20 min or more 0; read from its definition file.
+DREES_DECAY = as_profession("gp").decay
 
 
 class UnservedSupplyWarning(UserWarning):
@@ -105,32 +110,6 @@ def travel_minutes(times) -> sp.csr_matrix:
     return _times_csr(times)
 
 
-def quantities(values, n: int | None, name: str, *, allow_2d: bool = False) -> np.ndarray:
-    """Validate demand- or supply-like values: finite, non-negative, ``n`` of them.
-
-    Parameters
-    ----------
-    values : array-like
-    n : int or None
-        Expected length (first axis), or None for any.
-    name : str
-        Named in error messages.
-    allow_2d : bool
-        Accept shape ``(n, k)``.
-
-    Returns
-    -------
-    numpy.ndarray
-        C-contiguous float64.
-
-    Raises
-    ------
-    InputError
-        Naming the first bad entry.
-    """
-    return _as_vector(values, n, name, allow_2d=allow_2d)
-
-
 def _drop(m: sp.csr_matrix, keep: np.ndarray) -> sp.csr_matrix:
     """Keep only the stored entries flagged in ``keep`` (zeros included)."""
     rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
@@ -188,20 +167,9 @@ def catchment_weights(times, decay=DREES_DECAY) -> sp.csr_matrix:
 
 
 def _as_vector(values, n: int | None, name: str, *, allow_2d: bool = False) -> np.ndarray:
-    arr = np.asarray(values, dtype=np.float64)
-    if arr.ndim == 0 or arr.ndim > (2 if allow_2d else 1):
-        raise InputError(f"{name} must be {'1-D or 2-D' if allow_2d else '1-D'}, got shape "
-                         f"{arr.shape}")
-    if n is not None and arr.shape[0] != n:
-        raise InputError(f"{name} has {arr.shape[0]} entries but the matrix has {n}; "
-                         f"{name} must follow the matrix {'rows' if name == 'demand' else 'columns'}")
-    bad = ~np.isfinite(arr) | (arr < 0)
-    if bad.any():
-        idx = np.argwhere(bad)[0]
-        i = int(idx[0])
-        raise InputError(f"{name}[{', '.join(str(int(x)) for x in idx)}] = {arr[tuple(idx)]!r}; "
-                         f"{name} must be finite and non-negative", row=i, column=name)
-    return np.ascontiguousarray(arr)
+    follows = "the matrix rows" if name == "demand" else "the matrix columns"
+    return finite_vector(values, name, size=n, non_negative=True, allow_2d=allow_2d,
+                         what=f"{name} must follow {follows}")
 
 
 def _warn_unserved(cols: np.ndarray, what: str = "supply") -> None:
@@ -291,7 +259,7 @@ class Catchment:
         wt.sort_indices()
         self._csr = (w.indptr.astype(np.int64), w.indices.astype(np.int64), w.data)
         self._csc = (wt.indptr.astype(np.int64), wt.indices.astype(np.int64), wt.data)
-        self.demand_in_reach = K.spmv(*self._csc, self.demand)
+        self.demand_in_reach = spmv(*self._csc, self.demand)
         self.unreached = np.flatnonzero(self.demand_in_reach <= 0)
 
     def ratios(self, supply, *, warn: bool = True) -> np.ndarray:
@@ -313,9 +281,7 @@ class Catchment:
             s_un = s[self.unreached]
             lost = self.unreached[(s_un > 0) if s.ndim == 1 else (s_un > 0).any(axis=1)]
             _warn_unserved(lost)
-        if s.ndim == 1:
-            return K._ratio(s, self.demand_in_reach)
-        return K._ratio_2d(s, self.demand_in_reach)
+        return ratio(s, self.demand_in_reach)
 
     def accessibility(self, supply, *, warn: bool = True) -> np.ndarray:
         """2SFCA accessibility ``A_i = sum_j W_ij S_j / D_j``.
@@ -332,22 +298,18 @@ class Catchment:
         """
         r = self.ratios(supply, warn=warn)
         if r.ndim == 1:
-            return K.spmv(*self._csr, r)
-        return K.spmm(*self._csr, np.ascontiguousarray(r))
+            return spmv(*self._csr, r)
+        return spmm(*self._csr, np.ascontiguousarray(r))
 
     __call__ = accessibility
 
 
-_CACHE: dict = {}
-
-
 def fca_from_weights(weights, demand, supply, *, warn: bool = True) -> np.ndarray:
-    """2SFCA from a precomputed weight matrix, fast for many supply vectors.
+    """2SFCA from a precomputed weight matrix.
 
-    The demand side (``D_j = sum_i W_ij P_i``) is computed once per ``(weights, demand)``
-    pair and cached (the last few pairs, keyed on the matrix object and the demand values),
-    so repeated calls with a fixed matrix cost two sparse products. Do not modify
-    ``weights`` in place between calls; or hold a :class:`Catchment` yourself.
+    The demand side (``D_j = sum_i W_ij P_i``) is computed on every call; for many supply
+    vectors on one matrix, build a :class:`Catchment` once and pass it as ``weights`` (each
+    call then costs two sparse products). Nothing is cached behind the caller's back.
 
     Parameters
     ----------
@@ -375,26 +337,7 @@ def fca_from_weights(weights, demand, supply, *, warn: bool = True) -> np.ndarra
     """
     if isinstance(weights, Catchment):
         return weights.accessibility(supply, warn=warn)
-    return _prepared(weights, demand).accessibility(supply, warn=warn)
-
-
-def _prepared(weights, demand) -> Catchment:
-    d = np.ascontiguousarray(np.asarray(demand, dtype=np.float64))
-    key = (id(weights), d.shape, hash(d.tobytes()))
-    hit = _CACHE.get(key)
-    if hit is not None:
-        ref, cat = hit
-        if ref() is weights:
-            return cat
-    cat = Catchment(weights, d)
-    try:
-        ref = weakref.ref(weights)
-    except TypeError:  # not weak-referenceable: do not cache
-        return cat
-    if len(_CACHE) >= 8:
-        _CACHE.pop(next(iter(_CACHE)))
-    _CACHE[key] = (ref, cat)
-    return cat
+    return Catchment(weights, demand).accessibility(supply, warn=warn)
 
 
 # --------------------------------------------------------------------------- measures
@@ -494,7 +437,7 @@ def three_step_fca(demand, supply, times, decay=DREES_DECAY, *,
     def one(sj: np.ndarray) -> np.ndarray:
         mask = sj > 0 if normalise_over == "positive_supply" else np.ones(w.shape[1], np.bool_)
         if v is None:
-            gw = sp.csr_matrix((K._row_normalise(ip, w.data, mask, ix) * w.data, w.indices,
+            gw = sp.csr_matrix((row_normalise(ip, w.data, mask, ix) * w.data, w.indices,
                                 w.indptr), shape=w.shape)
         else:
             # Selection weights on their own decay, then restricted to W's pairs.
@@ -570,18 +513,18 @@ def balanced_fca(demand, supply, times, decay=DREES_DECAY, *, step2_weights: str
     if step2_weights == "supply":
         wt = w.T.tocsr()
         wt.sort_indices()
-        wc_t = K._row_normalise(wt.indptr.astype(np.int64), wt.data,
-                                np.ones(w.shape[0], dtype=np.bool_), wt.indices.astype(np.int64))
+        wc_t = row_normalise(wt.indptr.astype(np.int64), wt.data,
+                             np.ones(w.shape[0], dtype=np.bool_), wt.indices.astype(np.int64))
         wc = sp.csr_matrix((wc_t, wt.indices, wt.indptr), shape=wt.shape).T.tocsr()
         wc.sort_indices()
 
     def one(sj: np.ndarray) -> np.ndarray:
         mask = sj > 0 if normalise_over == "positive_supply" else np.ones(w.shape[1], np.bool_)
-        wr_data = K._row_normalise(ip, w.data, mask, ix)
+        wr_data = row_normalise(ip, w.data, mask, ix)
         r = Catchment(sp.csr_matrix((wr_data, w.indices, w.indptr), shape=w.shape), p).ratios(sj)
         if wc is None:
-            return K.spmv(ip, ix, wr_data, r)
-        return K.spmv(wc.indptr.astype(np.int64), wc.indices.astype(np.int64), wc.data, r)
+            return spmv(ip, ix, wr_data, r)
+        return spmv(wc.indptr.astype(np.int64), wc.indices.astype(np.int64), wc.data, r)
 
     return _fill_unreached(_by_column(one, s), w, fill)
 

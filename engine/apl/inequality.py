@@ -355,7 +355,7 @@ def concentration_index(values, population, income, *, kind: str = "standard") -
     if kind == "standard":
         return float(c)
     spread = x.max() - x.min()
-    return float(c * 4.0 * mu / spread) if spread > 0 else float("nan")
+    return float(4 * mu * c / spread) if spread > 0 else float("nan")
 
 
 def fgt_poverty(values, population, poverty_line: float, alpha=(0, 1, 2)):

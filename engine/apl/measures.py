@@ -23,8 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from engine.apl import _measure_kernels as MK
-from engine.apl.fca import catchment_weights, quantities, spatial_availability, travel_minutes
+from engine._validate import finite_vector, non_negative_number, positive_int, positive_number
+from engine.apl._measure_kernels import closest_costs, cumulative_sums, furness, raam_costs
+from engine.apl.fca import catchment_weights, spatial_availability, travel_minutes
 from engine.errors import InputError
 
 __all__ = [
@@ -71,13 +72,15 @@ def _oriented(matrix: sp.csr_matrix, active: bool) -> sp.csr_matrix:
 def _opportunities(values, oriented: sp.csr_matrix, active: bool, *, allow_2d: bool = False
                    ) -> np.ndarray:
     """Opportunities follow the oriented matrix's columns: supply (active) or demand (passive)."""
-    n = oriented.shape[1]
-    arr = np.asarray(values, dtype=np.float64)
-    if arr.ndim >= 1 and arr.shape[0] != n:
-        side = "columns (supply locations)" if active else "rows (demand locations)"
-        raise InputError(f"opportunities has {arr.shape[0]} entries but the matrix has {n} "
-                         f"{side}; with active={active} they must follow the {side}")
-    return quantities(arr, n, "opportunities", allow_2d=allow_2d)
+    side = "the matrix columns (supply locations)" if active else \
+        "the matrix rows (demand locations), as active=False"
+    return finite_vector(values, "opportunities", size=oriented.shape[1], non_negative=True,
+                         allow_2d=allow_2d, what=side)
+
+
+def _amounts(values, n: int, name: str) -> np.ndarray:
+    follows = "the matrix rows" if name == "demand" else "the matrix columns"
+    return finite_vector(values, name, size=n, non_negative=True, what=follows)
 
 
 def _cutoffs(values, name: str) -> tuple[np.ndarray, bool]:
@@ -175,7 +178,7 @@ def cumulative_cutoff(opportunities, times, cutoff, *, active: bool = True,
     m = _oriented(travel_minutes(times), active)
     o = _opportunities(opportunities, m, active)
     order = np.unique(cuts, return_inverse=True)
-    sums, counts = MK.cumulative_sums(m.indptr, m.indices, m.data, o, order[0])
+    sums, counts = cumulative_sums(m.indptr, m.indices, m.data, o, order[0])
     out, reached = sums[:, order[1]], counts[:, order[1]]
     if fill != 0.0:
         out[reached == 0] = fill
@@ -226,9 +229,7 @@ def cumulative_interval(opportunities, times, interval, *, increment: float = 1.
                          ) from None
     if not (math.isfinite(lo) and math.isfinite(hi) and 0 <= lo <= hi):
         raise InputError(f"interval must satisfy 0 <= lo <= hi (finite minutes), got {interval!r}")
-    step = float(increment)
-    if not (math.isfinite(step) and step > 0):
-        raise InputError(f"increment must be a positive number of minutes, got {increment!r}")
+    step = positive_number(increment, "increment")
     if callable(summary):
         reduce = summary
     elif summary in _SUMMARIES:
@@ -281,7 +282,7 @@ def cost_to_closest(opportunities, times, n=1, *, active: bool = True) -> np.nda
         raise InputError(f"n must be finite numbers of opportunities >= 1, got {n!r}")
     m = _oriented(travel_minutes(times), active)
     o = _opportunities(opportunities, m, active)
-    out = MK.closest_costs(m.indptr, m.indices, m.data, o, targets)
+    out = closest_costs(m.indptr, m.indices, m.data, o, targets)
     return out[:, 0] if scalar else out
 
 
@@ -367,8 +368,8 @@ def singly_constrained(demand, supply, times, decay, *, active: bool = True) -> 
     if active:
         return spatial_availability(demand, supply, times, decay)
     w = catchment_weights(times, decay)
-    p = quantities(demand, w.shape[0], "demand")
-    s = quantities(supply, w.shape[1], "supply")
+    p = _amounts(demand, w.shape[0], "demand")
+    s = _amounts(supply, w.shape[1], "supply")
     row = np.asarray(w @ s, dtype=np.float64)
     share = np.divide(p, row, out=np.zeros_like(p), where=row > 0)
     return s * np.asarray(w.T @ share, dtype=np.float64)
@@ -452,22 +453,20 @@ def doubly_constrained(demand, supply, times, decay, *, tol: float = 1e-9,
     array([ 4., 10.,  6.])
     """
     w = catchment_weights(times, decay)
-    p = quantities(demand, w.shape[0], "demand")
-    s = quantities(supply, w.shape[1], "supply")
+    p = _amounts(demand, w.shape[0], "demand")
+    s = _amounts(supply, w.shape[1], "supply")
     tp, ts = p.sum(), s.sum()
     if abs(tp - ts) > 1e-9 * max(tp, ts, 1.0):
         raise InputError(f"doubly-constrained flows need total demand = total supply; got "
                          f"{tp:,.6g} and {ts:,.6g} (rescale one of them)")
-    for value, name in ((tol, "tol"), (improvement_tol, "improvement_tol")):
-        if not (math.isfinite(value) and value >= 0):
-            raise InputError(f"{name} must be a finite number >= 0, got {value!r}")
-    if not (isinstance(max_iterations, (int, np.integer)) and max_iterations >= 1):
-        raise InputError(f"max_iterations must be a positive integer, got {max_iterations!r}")
+    tol = non_negative_number(tol, "tol")
+    improvement_tol = non_negative_number(improvement_tol, "improvement_tol")
+    max_iterations = positive_int(max_iterations, "max_iterations")
     wt = w.T.tocsr()
     wt.sort_indices()
-    a, b, error, iterations, reason = MK.furness(w.indptr, w.indices, w.data, wt.indptr,
-                                                 wt.indices, wt.data, p, s, tol,
-                                                 improvement_tol, max_iterations)
+    a, b, error, iterations, reason = furness(w.indptr, w.indices, w.data, wt.indptr,
+                                              wt.indices, wt.data, p, s, tol,
+                                              improvement_tol, max_iterations)
     if not error < tol:
         stuck_rows = int(((p > 0) & (np.asarray(w @ s).ravel() == 0)).sum())
         stuck_cols = int(((s > 0) & (np.asarray(wt @ p).ravel() == 0)).sum())
@@ -537,16 +536,16 @@ def raam(demand, supply, times, *, tau: float = 60.0, rho: float | None = None,
     array([1., 1.])
     """
     m = travel_minutes(times)
-    p = quantities(demand, m.shape[0], "demand")
-    s = quantities(supply, m.shape[1], "supply")
-    for value, name in ((tau, "tau"), (initial_step, "initial_step"), (half_life, "half_life")):
-        if not (math.isfinite(value) and value > 0):
-            raise InputError(f"{name} must be a positive number, got {value!r}")
-    if not (math.isfinite(min_step) and min_step >= 0):
-        raise InputError(f"min_step must be a number >= 0, got {min_step!r}")
+    p = _amounts(demand, m.shape[0], "demand")
+    s = _amounts(supply, m.shape[1], "supply")
+    tau = positive_number(tau, "tau")
+    initial_step = positive_number(initial_step, "initial_step")
+    half_life = positive_number(half_life, "half_life")
+    min_step = non_negative_number(min_step, "min_step")
     for value, name in ((max_cycles, "max_cycles"), (limit_initial, "limit_initial")):
-        if not (isinstance(value, (int, np.integer)) and value >= 0):
-            raise InputError(f"{name} must be an integer >= 0, got {value!r}")
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
+                or value < 0:
+            raise InputError(f"{name} must be an integer >= 0, got {value!r}", column=name)
     rows = np.flatnonzero(p > 0)
     cols = np.flatnonzero(s > 0)
     out = np.full(m.shape[0], np.nan)
@@ -555,10 +554,7 @@ def raam(demand, supply, times, *, tau: float = 60.0, rho: float | None = None,
     if len(cols) == 0:
         out[rows] = np.inf
         return out
-    if rho is None:
-        rho = p[rows].sum() / s[cols].sum()
-    elif not (math.isfinite(rho) and rho > 0):
-        raise InputError(f"rho must be a positive number, got {rho!r}")
+    rho = p[rows].sum() / s[cols].sum() if rho is None else positive_number(rho, "rho")
     sub = m[rows][:, cols]
     dense = np.full(sub.shape, np.inf)
     r_idx = np.repeat(np.arange(sub.shape[0]), np.diff(sub.indptr))
@@ -566,7 +562,7 @@ def raam(demand, supply, times, *, tau: float = 60.0, rho: float | None = None,
     ok = np.isfinite(dense).any(axis=1)
     out[rows[~ok]] = np.inf
     if ok.any():
-        out[rows[ok]] = MK.raam_costs(p[rows[ok]], s[cols] * rho, dense[ok], max_cycles,
+        out[rows[ok]] = raam_costs(p[rows[ok]], s[cols] * rho, dense[ok], max_cycles,
                                       initial_step, min_step, half_life, limit_initial,
                                       absolute_steps)
     return out

@@ -1,56 +1,88 @@
-"""Zoning from the APL: the classes of the 2017 decree, summaries and population caps."""
+"""Zoning from the APL: classes, summaries per département or zone, population caps.
+
+The thresholds, class codes, French labels and colours are the profession's
+(:attr:`engine.apl.Profession.zoning`; for GPs the decree of 13 November 2017: under the
+first threshold a commune is *sous-dense*, automatically eligible as ZIP). Everything else
+that classifies or aggregates an APL — the forecast, the optimizer, maps, report, tables,
+command line — calls the functions here.
+
+Aggregation follows the DREES reading notes: the mean APL of an area is weighted by the
+**standardised** population, a population count or share under a threshold uses the
+**total** population.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from engine._validate import finite_vector
+from engine.apl.profession import Profession
+from engine.apl.profession import profession as as_profession
 from engine.errors import InputError
 
-__all__ = ["CLASSES", "classify", "departement_of", "select_under_cap", "zoning_summary"]
-
-#: Zoning classes, from the least to the best served.
-CLASSES: tuple[str, str, str] = ("sous-dense", "intermediaire", "hors-zone")
-
-
-def _finite(values, name: str) -> np.ndarray:
-    arr = np.asarray(values, dtype=np.float64)
-    if arr.ndim != 1:
-        raise InputError(f"{name} must be 1-D, got shape {arr.shape}")
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise InputError(f"{name}[{i}] = {arr[i]!r} is not finite", row=i, column=name)
-    return arr
+__all__ = [
+    "class_index",
+    "classify",
+    "departement_of",
+    "select_under_cap",
+    "zone_table",
+    "zoning_summary",
+]
 
 
-def classify(apl, thresholds: tuple[float, float] = (2.5, 4.0)) -> pd.Categorical:
-    """Zoning class of each APL value.
+def class_index(apl, *, profession: str | Profession = "gp") -> np.ndarray:
+    """Index of the zoning class of each APL value (0 = the deficit class).
 
     Parameters
     ----------
     apl : array-like of float
-        APL values (consultations per standardised inhabitant per year).
-    thresholds : (float, float)
-        ``(low, high)``: below ``low`` is ``"sous-dense"`` (automatically eligible to ZIP),
-        ``low <= apl < high`` is ``"intermediaire"``, ``apl >= high`` is ``"hors-zone"``.
+        APL values; any shape.
+    profession : str, path-like or Profession
+        Whose zoning (default ``"gp"``).
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        ``k`` such that ``thresholds[k-1] <= apl < thresholds[k]``.
+
+    Examples
+    --------
+    >>> class_index([1.0, 2.5, 3.99, 4.0]).tolist()
+    [0, 1, 1, 2]
+    """
+    zoning = as_profession(profession).zoning
+    a = np.asarray(apl, dtype=np.float64)
+    if np.isnan(a).any():
+        raise InputError("APL values must not be NaN", column="apl")
+    return np.searchsorted(np.asarray(zoning.thresholds), a, side="right").astype(np.int64)
+
+
+def classify(apl, *, profession: str | Profession = "gp") -> pd.Categorical:
+    """Zoning class code of each APL value.
+
+    Parameters
+    ----------
+    apl : array-like of float
+        APL values (consultations per standardised inhabitant per year for GPs).
+    profession : str, path-like or Profession
+        Whose zoning (default ``"gp"``: under 2.5 ``"sous-dense"``, from 2.5 to under 4
+        ``"intermediaire"``, 4 and over ``"hors-zone"``).
 
     Returns
     -------
     pandas.Categorical
-        Ordered categories :data:`CLASSES`.
+        Ordered categories: the profession's class codes, least served first.
 
     Examples
     --------
     >>> list(classify([1.0, 2.5, 3.99, 4.0]))
     ['sous-dense', 'intermediaire', 'intermediaire', 'hors-zone']
     """
-    a = _finite(apl, "apl")
-    low, high = (float(t) for t in thresholds)
-    if not low <= high:
-        raise InputError(f"thresholds must be increasing, got {thresholds}")
-    codes = np.where(a < low, 0, np.where(a < high, 1, 2))
-    return pd.Categorical.from_codes(codes, categories=list(CLASSES), ordered=True)
+    prof = as_profession(profession)
+    a = finite_vector(apl, "apl")
+    return pd.Categorical.from_codes(class_index(a, profession=prof),
+                                     categories=list(prof.zoning.codes), ordered=True)
 
 
 def departement_of(code_commune) -> np.ndarray:
@@ -65,12 +97,9 @@ def departement_of(code_commune) -> np.ndarray:
     return np.where(codes.str.startswith("97"), codes.str[:3], codes.str[:2])
 
 
-def zoning_summary(apl, pop_totale, pop_standardisee, code_commune=None, *,
-                   thresholds: tuple[float, float] = (2.5, 4.0)) -> pd.DataFrame:
-    """Communes and population per zoning class, per département and overall.
-
-    Following the DREES reading notes, population counts and shares use the total
-    population and the mean APL is weighted by the standardised population.
+def zoning_summary(apl, pop_totale, pop_standardisee, code_commune=None, *, groups=None,
+                   profession: str | Profession = "gp") -> pd.DataFrame:
+    """Communes and population per zoning class, per group (département by default) and overall.
 
     Parameters
     ----------
@@ -78,15 +107,18 @@ def zoning_summary(apl, pop_totale, pop_standardisee, code_commune=None, *,
         One value per commune.
     code_commune : array-like of str, optional
         Commune codes, to break the summary down per département.
-    thresholds : (float, float)
-        See :func:`classify`.
+    groups : array-like, optional
+        A group label per commune (a zone, an EPCI...) to break down by instead of the
+        département; communes with a missing label are counted in the total only.
+    profession : str, path-like or Profession
+        Whose zoning.
 
     Returns
     -------
     pandas.DataFrame
-        Indexed by département (plus ``"total"``): ``communes``, ``population``,
-        ``mean_apl``, and for each class ``communes_<class>``, ``population_<class>``,
-        ``share_<class>`` (share of total population).
+        Indexed by group (plus ``"total"``): ``communes``, ``population``, ``mean_apl``
+        (weighted by standardised population), and for each class code ``c``
+        ``communes_<c>``, ``population_<c>``, ``share_<c>`` (share of the total population).
 
     Examples
     --------
@@ -94,39 +126,105 @@ def zoning_summary(apl, pop_totale, pop_standardisee, code_commune=None, *,
     >>> float(s.loc["total", "share_sous-dense"])
     0.1
     """
-    a = _finite(apl, "apl")
-    pt = _finite(pop_totale, "pop_totale")
-    ps = _finite(pop_standardisee, "pop_standardisee")
-    if not len(a) == len(pt) == len(ps):
-        raise InputError(f"apl, pop_totale and pop_standardisee differ in length "
-                         f"({len(a)}, {len(pt)}, {len(ps)})")
-    if (pt < 0).any() or (ps < 0).any():
-        raise InputError("populations must be non-negative")
-    cls = classify(a, thresholds)
-    frame = pd.DataFrame({"apl": a, "pt": pt, "ps": ps, "cls": np.asarray(cls)})
-    frame["dep"] = "total" if code_commune is None else departement_of(code_commune)
-
-    def summarise(g: pd.DataFrame) -> dict:
-        total = g["pt"].sum()
-        wsum = g["ps"].sum()
-        row = {
-            "communes": len(g),
-            "population": total,
-            "mean_apl": float((g["apl"] * g["ps"]).sum() / wsum) if wsum > 0 else 0.0,
-        }
-        for c in CLASSES:
-            sel = g["cls"] == c
-            row[f"communes_{c}"] = int(sel.sum())
-            row[f"population_{c}"] = float(g.loc[sel, "pt"].sum())
-            row[f"share_{c}"] = float(g.loc[sel, "pt"].sum() / total) if total > 0 else 0.0
-        return row
-
+    prof = as_profession(profession)
+    a = finite_vector(apl, "apl")
+    pt = finite_vector(pop_totale, "pop_totale", size=len(a), non_negative=True)
+    ps = finite_vector(pop_standardisee, "pop_standardisee", size=len(a), non_negative=True)
+    idx = class_index(a, profession=prof)
+    if groups is not None:
+        label = pd.Series(groups).to_numpy(dtype=object)
+        if len(label) != len(a):
+            raise InputError(f"groups has {len(label)} labels for {len(a)} communes")
+    elif code_commune is not None:
+        label = departement_of(code_commune).astype(object)
+    else:
+        label = None
     rows = {}
-    if code_commune is not None:
-        for dep, g in frame.groupby("dep", sort=True):
-            rows[dep] = summarise(g)
-    rows["total"] = summarise(frame)
+    if label is not None:
+        keep = pd.notna(label)
+        for g in sorted(set(label[keep].tolist()), key=str):
+            sel = label == g
+            rows[g] = _summarise(a[sel], pt[sel], ps[sel], idx[sel], prof)
+    rows["total"] = _summarise(a, pt, ps, idx, prof)
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def _summarise(a, pt, ps, idx, prof: Profession) -> dict:
+    total = float(pt.sum())
+    wsum = float(ps.sum())
+    row = {"communes": len(a), "population": total,
+           "mean_apl": float((a * ps).sum() / wsum) if wsum > 0 else 0.0}
+    for k, code in enumerate(prof.zoning.codes):
+        sel = idx == k
+        row[f"communes_{code}"] = int(sel.sum())
+        row[f"population_{code}"] = float(pt[sel].sum())
+        row[f"share_{code}"] = float(pt[sel].sum() / total) if total > 0 else 0.0
+    return row
+
+
+def zone_table(apl, pop_totale, pop_standardisee, zones, *, names=None,
+               profession: str | Profession = "gp") -> pd.DataFrame:
+    """The APL of each zone, aggregated from its communes as DREES does.
+
+    A zone's APL is the mean of its communes' APL weighted by standardised population; its
+    class is the class of that mean. Its population in deficit is the total population of
+    its communes under the deficit threshold — a zone may hold communes in deficit without
+    being in deficit itself, and planning documents treat the two cases differently.
+
+    Parameters
+    ----------
+    apl, pop_totale, pop_standardisee : array-like of float
+        One value per commune.
+    zones : array-like
+        Zone code of each commune (missing: the commune belongs to no zone).
+    names : array-like, optional
+        Zone name of each commune (the first name seen per zone is kept).
+    profession : str, path-like or Profession
+        Whose zoning.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per zone, sorted by APL: ``zone``, ``zone_nom``, ``communes``,
+        ``pop_totale``, ``pop_standardisee``, ``apl``, ``classe``, ``communes_deficit``,
+        ``pop_deficit``, ``share_deficit``.
+
+    Examples
+    --------
+    >>> t = zone_table([1.0, 5.0, 3.0], [100, 100, 50], [100, 300, 50], ["A", "A", "B"])
+    >>> t[["zone", "apl", "pop_deficit"]].values.tolist()
+    [['B', 3.0, 0.0], ['A', 4.0, 100.0]]
+    """
+    prof = as_profession(profession)
+    a = finite_vector(apl, "apl")
+    pt = finite_vector(pop_totale, "pop_totale", size=len(a), non_negative=True)
+    ps = finite_vector(pop_standardisee, "pop_standardisee", size=len(a), non_negative=True)
+    z = pd.Series(zones, dtype=object).to_numpy()
+    if len(z) != len(a):
+        raise InputError(f"zones has {len(z)} labels for {len(a)} communes", column="zone")
+    nm = pd.Series(names if names is not None else z, dtype=object).to_numpy()
+    deficit = class_index(a, profession=prof) == 0
+    frame = pd.DataFrame({"zone": z, "zone_nom": nm, "apl": a, "pt": pt, "ps": ps,
+                          "aps": a * ps, "def_pt": np.where(deficit, pt, 0.0),
+                          "def_n": deficit.astype(np.int64)})
+    frame = frame[pd.notna(frame["zone"])]
+    g = frame.groupby("zone", sort=True)
+    out = pd.DataFrame({
+        "zone": g.size().index.to_numpy(),
+        "zone_nom": g["zone_nom"].first().to_numpy(),
+        "communes": g.size().to_numpy(),
+        "pop_totale": g["pt"].sum().to_numpy(),
+        "pop_standardisee": g["ps"].sum().to_numpy(),
+    })
+    sums = g["aps"].sum().to_numpy()
+    out["apl"] = np.divide(sums, out["pop_standardisee"].to_numpy(),
+                           out=np.zeros(len(out)), where=out["pop_standardisee"].to_numpy() > 0)
+    out["classe"] = np.asarray(classify(out["apl"].to_numpy(), profession=prof))
+    out["communes_deficit"] = g["def_n"].sum().to_numpy()
+    out["pop_deficit"] = g["def_pt"].sum().to_numpy()
+    out["share_deficit"] = np.divide(out["pop_deficit"].to_numpy(), out["pop_totale"].to_numpy(),
+                                     out=np.zeros(len(out)), where=out["pop_totale"].to_numpy() > 0)
+    return out.sort_values(["apl", "zone"], kind="stable").reset_index(drop=True)
 
 
 def select_under_cap(apl, population, cap_share: float) -> np.ndarray:
@@ -154,13 +252,8 @@ def select_under_cap(apl, population, cap_share: float) -> np.ndarray:
     >>> select_under_cap([3.0, 1.0, 2.0], [100, 100, 100], 0.7)
     array([False,  True,  True])
     """
-    a = _finite(apl, "apl")
-    p = _finite(population, "population")
-    if len(a) != len(p):
-        raise InputError(f"apl and population differ in length ({len(a)}, {len(p)})")
-    if (p < 0).any():
-        i = int(np.flatnonzero(p < 0)[0])
-        raise InputError(f"population[{i}] = {p[i]!r} is negative", row=i, column="population")
+    a = finite_vector(apl, "apl")
+    p = finite_vector(population, "population", size=len(a), non_negative=True)
     if not 0 <= cap_share <= 1:
         raise InputError(f"cap_share must be in [0, 1], got {cap_share!r}")
     order = np.argsort(a, kind="stable")

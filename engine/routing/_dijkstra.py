@@ -212,3 +212,26 @@ def _nearest_seed(indptr, indices, weights, seeds, limit):
     for k in range(nnz):
         out[cols[k]] = vals[k]
     return out, relax
+
+
+def bounded_searches(indptr, indices, weights, sources, limit, n_targets, target_pos, chunk):
+    """Bounded Dijkstra from every source: flat ``(counts, columns, seconds, relaxations)``.
+
+    The entry point of the kernels for :mod:`engine.routing.matrix` and the Dask backend;
+    arguments are the CSR arrays, ``sources`` (int64), ``limit`` in seconds (``inf`` for
+    none), the number of targets, ``target_pos`` (int32 position of each node among the
+    targets, -1 elsewhere) and the number of sources per parallel task. Rows come out in
+    ``sources`` order, each row's targets in settle order.
+    """
+    counts, cols, vals, relax = _bounded_dijkstra(
+        indptr, indices, weights, np.asarray(sources, dtype=np.int64), float(limit),
+        np.int64(n_targets), target_pos, np.int64(max(1, int(chunk))))
+    return (np.concatenate(list(counts)), np.concatenate(list(cols)),
+            np.concatenate(list(vals)), int(relax))
+
+
+def nearest_seconds(indptr, indices, weights, seeds, limit):
+    """Seconds from the nearest of ``seeds`` to every node (``inf`` beyond ``limit``), one search."""
+    seconds, _ = _nearest_seed(indptr, indices, weights, np.asarray(seeds, dtype=np.int64),
+                               float(limit))
+    return seconds

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine.errors import InputError
-from engine.routing.matrix import _as_node_indices, nearest_travel_times, travel_times
+from engine._validate import increasing_minutes, node_indices, positive_number
+from engine.routing.matrix import nearest_travel_times, travel_times
 from engine.routing.network import RoadNetwork
 
 if TYPE_CHECKING:
@@ -21,34 +20,6 @@ DEFAULT_BUFFER_M = 150.0
 # Segments per quarter circle of the buffer: 4 keeps polygons light (the outline is then
 # within 150 m * (1 - cos(11.25°)) ≈ 3 m of the exact 150 m offset).
 _QUAD_SEGS = 4
-
-
-def _check_minutes(minutes) -> np.ndarray:
-    values = np.atleast_1d(np.asarray(minutes, dtype=object))
-    if values.ndim != 1 or len(values) == 0:
-        raise InputError("minutes must be a non-empty sequence of travel times in minutes, "
-                         f"e.g. (10, 15, 20); got {minutes!r}")
-    try:
-        bands = values.astype(np.float64)
-    except (TypeError, ValueError):
-        raise InputError(f"minutes must be numbers of minutes, got {minutes!r}") from None
-    if not np.all(np.isfinite(bands)) or np.any(bands <= 0):
-        raise InputError(f"minutes must be finite and positive, got {minutes!r}")
-    if np.any(np.diff(bands) <= 0):
-        raise InputError(f"minutes must be strictly increasing, e.g. (10, 15, 20); got {minutes!r}")
-    return bands
-
-
-def _check_buffer(buffer_m) -> float:
-    if buffer_m is None:
-        return DEFAULT_BUFFER_M
-    try:
-        value = float(buffer_m)
-    except (TypeError, ValueError):
-        raise InputError(f"buffer_m must be a distance in metres, got {buffer_m!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise InputError(f"buffer_m must be a positive number of metres, got {buffer_m!r}")
-    return value
 
 
 def _reached_geometry(bands, times_min, node_ids, edge_tail, edge_head, edge_min, head_time,
@@ -184,9 +155,9 @@ def isochrones(
     import shapely
     from pyproj import Transformer
 
-    bands = _check_minutes(minutes)
-    buffer_m = _check_buffer(buffer_m)
-    src = _as_node_indices(sources, network.n_nodes, "sources")
+    bands = increasing_minutes(minutes)
+    buffer_m = DEFAULT_BUFFER_M if buffer_m is None else positive_number(buffer_m, "buffer_m")
+    src = node_indices(sources, network.n_nodes, "sources")
     if len(src) == 0:
         columns = ["minutes", "n_sources"] if dissolve else ["source", "minutes"]
         return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs="EPSG:4326")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import bz2
-import gzip
 import os
 import xml.etree.ElementTree as ET
 import zlib
@@ -15,6 +13,7 @@ import pandas as pd
 
 from engine.errors import NetworkError
 from engine.routing.network import RoadNetwork, haversine_m
+from engine.routing.osm import open_maybe_compressed
 from engine.routing.speeds import SpeedModel, edge_speeds_kmh, resolve_speed_model
 
 _GRAPHML_NS = "{http://graphml.graphdrawing.org/xmlns}"
@@ -99,7 +98,7 @@ def load_network(
 
         return stream_pbf_network(path, speeds=model, largest_component=largest_component)
     elif name.endswith(".pbf"):
-        from engine.routing.osm import read_osm_pbf
+        from engine.routing.pbf import read_osm_pbf
 
         nodes, edges = read_osm_pbf(path)
         meta = {"source": str(path), "format": "osm.pbf"}
@@ -184,16 +183,6 @@ def network_from_frames(
     meta.setdefault("input_edges", int(len(edges)))
     return RoadNetwork.from_edges(u, v, travel_time, length, lon, lat, osmid, meta=meta,
                                   largest_component=largest_component)
-
-
-def open_maybe_compressed(path: Path):
-    """Open ``path`` for binary reading, through gzip or bz2 when its name says so."""
-    name = path.name.lower()
-    if name.endswith(".gz"):
-        return gzip.open(path, "rb")
-    if name.endswith(".bz2"):
-        return bz2.open(path, "rb")
-    return open(path, "rb")
 
 
 def read_graphml(path: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -9,8 +9,9 @@ import pandas as pd
 import scipy.sparse as sp
 
 from engine import settings
+from engine._validate import minutes_bound, node_indices
 from engine.errors import InputError
-from engine.routing._dijkstra import _bounded_dijkstra, _nearest_seed
+from engine.routing._dijkstra import bounded_searches, nearest_seconds
 from engine.routing.network import RoadNetwork
 
 
@@ -117,40 +118,6 @@ class TravelTimeMatrix:
         )
 
 
-def _as_node_indices(values, n_nodes: int, name: str) -> np.ndarray:
-    arr = np.asarray(values)
-    if arr.ndim == 0:
-        arr = arr.reshape(1)
-    if arr.ndim != 1:
-        raise InputError(f"{name} must be a 1-D sequence of node indices, got shape {arr.shape}")
-    if arr.size and not np.issubdtype(arr.dtype, np.integer):
-        if np.issubdtype(arr.dtype, np.floating) and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
-            arr = arr.astype(np.int64)
-        else:
-            raise InputError(f"{name} must be integer node indices, got dtype {arr.dtype}")
-    arr = arr.astype(np.int64)
-    bad = (arr < 0) | (arr >= n_nodes)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise InputError(
-            f"{name}[{i}] = {int(arr[i])} is not a node index of this network (0..{n_nodes - 1}); "
-            "use network.snap(lon, lat) or network.node_of_osmid(ids) to get indices"
-        )
-    return arr
-
-
-def _check_max_minutes(max_minutes) -> float | None:
-    if max_minutes is None:
-        return None
-    try:
-        max_minutes = float(max_minutes)
-    except (TypeError, ValueError):
-        raise InputError(f"max_minutes must be a number of minutes, got {max_minutes!r}") from None
-    if not (max_minutes >= 0):
-        raise InputError(f"max_minutes must be >= 0 (or None for no bound), got {max_minutes!r}")
-    return max_minutes
-
-
 def travel_times(
     network: RoadNetwork,
     origins,
@@ -186,7 +153,7 @@ def travel_times(
         graph), as needed to reach a doctor when searching from the doctor's side.
     client : distributed.Client, optional
         Run the searches on this Dask cluster instead of this process (see
-        :mod:`engine.distributed` and ``docs/scaling.md``). The result is identical, array
+        :mod:`engine.routing.cluster` and ``docs/scaling.md``). The result is identical, array
         for array. ``None`` (default) computes locally.
     chunk_size : int
         With ``client``: origins per task (500-5,000 keeps scheduling overhead negligible
@@ -215,14 +182,14 @@ def travel_times(
     if client is not None and (isinstance(chunk_size, bool)
                                or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1):
         raise InputError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-    max_minutes = _check_max_minutes(max_minutes)
+    max_minutes = minutes_bound(max_minutes)
     n = network.n_nodes
-    src = _as_node_indices(origins, n, "origins")
+    src = node_indices(origins, n, "origins")
     if destinations is None:
         dst = np.arange(n, dtype=np.int64)
         target_pos = np.arange(n, dtype=np.int32)
     else:
-        dst = _as_node_indices(destinations, n, "destinations")
+        dst = node_indices(destinations, n, "destinations")
         target_pos = np.full(n, -1, dtype=np.int32)
         target_pos[dst] = np.arange(len(dst), dtype=np.int32)
         if len(np.unique(dst)) != len(dst):
@@ -237,24 +204,21 @@ def travel_times(
     stats: dict = {"relaxations": 0}
     if client is not None:
         # Imported here: dask is an optional dependency, needed only with a client.
-        from engine.distributed import _check_client, _route_on_cluster
+        from engine.routing.cluster import check_client, route_on_cluster
 
-        _check_client(client)
+        check_client(client)
         stats.update(tasks=0, workers=0)
     if len(src) == 0 or len(dst) == 0:
         return TravelTimeMatrix(src, dst, np.zeros(len(src) + 1, np.int64), np.empty(0, np.int32),
                                 np.empty(0), max_minutes, reverse, stats)
     if client is None:
-        counts, cols, vals, relax = _bounded_dijkstra(
-            indptr, indices, weights, src, limit, np.int64(len(dst)), target_pos,
-            np.int64(max(1, settings.routing_chunk_size)),
-        )
-        counts = np.concatenate(list(counts))
-        cols = np.concatenate(list(cols))
-        minutes = np.concatenate(list(vals)) / 60.0
-        stats["relaxations"] = int(relax)
+        counts, cols, seconds, relax = bounded_searches(
+            indptr, indices, weights, src, limit, len(dst), target_pos,
+            settings.routing_chunk_size)
+        minutes = seconds / 60.0
+        stats["relaxations"] = relax
     else:
-        counts, cols, minutes, more = _route_on_cluster(
+        counts, cols, minutes, more = route_on_cluster(
             client, network, reverse, (indptr, indices, weights), target_pos, src, limit,
             len(dst), int(chunk_size))
         stats.update(more)
@@ -317,8 +281,8 @@ def nearest_travel_times(
     >>> nearest_travel_times(net, [0, 2])
     array([0., 1., 0.])
     """
-    max_minutes = _check_max_minutes(max_minutes)
-    src = _as_node_indices(sources, network.n_nodes, "sources")
+    max_minutes = minutes_bound(max_minutes)
+    src = node_indices(sources, network.n_nodes, "sources")
     if len(src) == 0:
         return np.full(network.n_nodes, np.inf)
     if reverse:
@@ -326,5 +290,4 @@ def nearest_travel_times(
     else:
         indptr, indices, weights = network.indptr, network.indices, network.travel_time_s
     limit = np.inf if max_minutes is None else max_minutes * 60.0
-    seconds, _ = _nearest_seed(indptr, indices, weights, src, limit)
-    return seconds / 60.0
+    return nearest_seconds(indptr, indices, weights, src, limit) / 60.0

@@ -9,6 +9,8 @@ OSM XML loaded through osmnx give the same graph (checked by ``tests/test_osm.py
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import os
 import re
 import tempfile
@@ -23,8 +25,8 @@ from xml.sax.saxutils import quoteattr
 import numpy as np
 import pandas as pd
 
+from engine._validate import existing_file
 from engine.errors import NetworkError
-from engine.routing.loaders import open_maybe_compressed
 from engine.routing.network import haversine_m
 
 #: osmnx 2.1's Overpass filter for ``network_type="drive"`` (``_overpass._get_network_filter``
@@ -53,6 +55,16 @@ _REVERSED_VALUES = frozenset({"-1", "reverse", "T"})
 WAY_TAGS: tuple[str, ...] = tuple(dict.fromkeys(
     ["highway", *(key for key, _ in DRIVE_FILTER), "oneway", "junction", "maxspeed"]
 ))
+
+
+def open_maybe_compressed(path: Path):
+    """Open ``path`` for binary reading, through gzip or bz2 when its name says so."""
+    name = path.name.lower()
+    if name.endswith(".gz"):
+        return gzip.open(path, "rb")
+    if name.endswith(".bz2"):
+        return bz2.open(path, "rb")
+    return open(path, "rb")
 
 
 def is_drivable(tags: Mapping[str, str]) -> bool:
@@ -112,67 +124,14 @@ def way_direction(tags: Mapping[str, str]) -> int:
     return 0
 
 
-def _check_file(path: str | os.PathLike) -> Path:
-    path = Path(path)
-    if not path.exists():
-        raise NetworkError("no such file", path=path)
-    if not path.is_file():
-        raise NetworkError("not a regular file", path=path)
-    return path
-
-
-def read_osm_pbf(path: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Read the drive network of an OSM PBF file with pyosmium.
-
-    Ways are kept by osmnx's drive filter (:data:`DRIVE_FILTER`), consecutive duplicate
-    nodes are dropped, and each pair of consecutive nodes gives one directed edge (two
-    for a two-way road) whose length is the great-circle distance between them, as in
-    osmnx's unsimplified graph. Segments touching a node missing from the file (a clipped
-    extract) are dropped with a warning, where osmnx would fail.
-
-    Parameters
-    ----------
-    path : str or path-like
-        An ``.osm.pbf`` file.
-
-    Returns
-    -------
-    nodes : pandas.DataFrame
-        ``osmid``, ``lon``, ``lat`` of every node used by a kept edge.
-    edges : pandas.DataFrame
-        One row per directed edge: ``u``, ``v`` (OSM node ids), ``length`` (metres),
-        ``highway``, ``maxspeed`` (``None`` when untagged) and ``osmid`` (the way id).
-
-    Raises
-    ------
-    NetworkError
-        On a missing, truncated or corrupt file, or when no drivable way is left.
-
-    Examples
-    --------
-    >>> nodes, edges = read_osm_pbf("../shared/data/osm/saint-barthelemy.osm.pbf")  # doctest: +SKIP
-    """
-    # The same two passes as the streaming builder (bounded memory: only the nodes of
-    # drivable ways are stored), then the osmnx-style tables.
-    from engine.routing.pbf import _way_nodes
-
-    path = _check_file(path)
-    ways, node, way_of, ids, lon, lat = _way_nodes(path)
-    profile = ways["way_profile"]
-    highway = np.array([h for h, _ in ways["profiles"]], dtype=object)[profile]
-    maxspeed = np.array([m for _, m in ways["profiles"]], dtype=object)[profile]
-    return _frames(ids[node], lon[node], lat[node], way_of.astype(np.int64), ways["way_id"],
-                   highway, maxspeed, ways["way_dir"], path)
-
-
-def _frames(refs, xs, ys, way_of, way_id, highway, maxspeed, direction, path):
-    """Node and edge tables from the flattened node sequences of the kept ways."""
+def frames_from_ways(refs, xs, ys, way_of, way_id, highway, maxspeed, direction, path):
+    """Node and edge tables (osmnx style) from the flattened node sequences of the kept ways."""
     same_way = way_of[1:] == way_of[:-1]
     ok = same_way & np.isfinite(xs[:-1]) & np.isfinite(xs[1:])
     a = np.flatnonzero(ok)
     b = a + 1
     if len(a) == 0:
-        _no_road(path)
+        no_drivable_road(path)
     length = haversine_m(xs[a], ys[a], xs[b], ys[b])
     w = way_of[a]
     fwd = direction[w] >= 0
@@ -311,7 +270,7 @@ def read_osm_xml(path: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
     """
     import osmnx as ox
 
-    path = _check_file(path)
+    path = existing_file(path, error=NetworkError)
     saved = ox.settings.useful_tags_way
     with tempfile.TemporaryDirectory(prefix="apl-osm-") as tmp:
         subset = Path(tmp) / "highways.osm"
@@ -327,7 +286,7 @@ def read_osm_xml(path: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
                                f"id ({exc})", path=path) from None
         if not written:
             # osmnx would raise its own, less telling, "no data elements" error.
-            _no_road(path)
+            no_drivable_road(path)
         ox.settings.useful_tags_way = list(dict.fromkeys([*saved, *WAY_TAGS]))
         try:
             graph = ox.graph_from_xml(subset, simplify=False, retain_all=True,
@@ -343,7 +302,7 @@ def read_osm_xml(path: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
         if is_drivable(d)
     ]
     if not rows:
-        _no_road(path)
+        no_drivable_road(path)
     u, v, length, highway, maxspeed, way = zip(*rows, strict=True)
     edges = pd.DataFrame({
         "u": np.asarray(u, dtype=np.int64),
@@ -364,7 +323,8 @@ def read_osm_xml(path: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
     return nodes, edges
 
 
-def _no_road(path: Path) -> NoReturn:
+def no_drivable_road(path: Path) -> NoReturn:
+    """Raise the error of a file without any road open to cars."""
     raise NetworkError("no drivable road after applying osmnx's drive filter (the file holds "
                        "no way with a highway tag open to cars)", path=path)
 

@@ -1,20 +1,21 @@
-"""Dask backend: travel-time matrices and the APL spread over a ``dask.distributed`` cluster.
+"""Dask backend of the router: the same searches spread over a ``dask.distributed`` cluster.
 
+:func:`engine.routing.matrix.travel_times` (and everything built on it, such as
+:func:`engine.apl.commune_matrix`) takes ``client=``; this module is what runs behind it.
 The CSR graph is sent once to every worker (``client.scatter(..., broadcast=True)``), the
 origins are cut into chunks, and each worker runs the same numba kernel as the local
-backend (:func:`engine.routing._dijkstra._bounded_dijkstra`) on its chunks. The sparse
-blocks (counts, columns, minutes) come back and are assembled in origin order, so the
-:class:`~engine.routing.matrix.TravelTimeMatrix` is identical, array for array, to
-:func:`engine.routing.matrix.travel_times` on the same input.
+backend on its chunks. The sparse blocks come back and are assembled in origin order, so the
+:class:`~engine.routing.matrix.TravelTimeMatrix` is identical, array for array, to the local
+one.
 
 Workers need ``apl-engine`` (and numba) importable; nothing is downloaded at run time.
 ``docs/scaling.md`` explains how to start a cluster and size chunks and worker memory.
 
 Examples
 --------
->>> from dask.distributed import Client  # doctest: +SKIP
->>> client = Client("tcp://scheduler:8786")  # doctest: +SKIP
->>> m = travel_times_distributed(net, origins, max_minutes=20, client=client)  # doctest: +SKIP
+>>> from engine.routing.cluster import connect  # doctest: +SKIP
+>>> client = connect("local:2")  # doctest: +SKIP
+>>> m = travel_times(net, origins, max_minutes=20, client=client)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -24,25 +25,15 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from engine import settings
-from engine.apl.decay import DREES_DECAY
-from engine.apl.drees import DEFAULT_ACTIVITY, apl_communes, commune_matrix
 from engine.errors import InputError
-from engine.routing.matrix import TravelTimeMatrix, travel_times
 from engine.routing.network import RoadNetwork
 
 if TYPE_CHECKING:  # dask is an optional dependency
     from distributed import Client
 
-__all__ = [
-    "apl_distributed",
-    "commune_matrix_distributed",
-    "connect",
-    "disconnect",
-    "travel_times_distributed",
-]
+__all__ = ["check_client", "connect", "disconnect", "route_on_cluster"]
 
 
 def _require_distributed():
@@ -91,8 +82,9 @@ def connect(address: str | None = None, **kwargs: Any) -> Client:
             raise InputError(f"--scheduler {address!r}: need at least one worker")
         cluster = distributed.LocalCluster(
             n_workers=n_workers, threads_per_worker=1, processes=True,
-            # ":0": any free port, so a second cluster never warns about a busy 8787.
-            dashboard_address=kwargs.pop("dashboard_address", ":0"), **kwargs,
+            # Loopback and any free port: the dashboard is not exposed to the network, and a
+            # second cluster never warns about a busy 8787.
+            dashboard_address=kwargs.pop("dashboard_address", "127.0.0.1:0"), **kwargs,
         )
         return distributed.Client(cluster)
     try:
@@ -150,27 +142,26 @@ def _route_block(indptr, indices, weights, target_pos, sources, limit, n_targets
     """Worker side: the local backend's kernel on one chunk of origins."""
     import numba
 
-    from engine.routing._dijkstra import _bounded_dijkstra
+    from engine.routing._dijkstra import bounded_searches
 
     if isinstance(threads, dict):
         from distributed import get_worker
 
         threads = threads.get(get_worker().address, 1)
     numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
-    counts, cols, vals, relax = _bounded_dijkstra(
-        indptr, indices, weights, sources, limit, np.int64(n_targets), target_pos,
-        np.int64(max(1, settings.routing_chunk_size)),
-    )
+    counts, cols, seconds, relax = bounded_searches(
+        indptr, indices, weights, sources, limit, n_targets, target_pos,
+        settings.routing_chunk_size)
     # Seconds to minutes here, element by element as the local backend does, so the
     # assembled matrix is bit-identical and the transfer is one array per field.
-    return (np.concatenate(list(counts)), np.concatenate(list(cols)),
-            np.concatenate(list(vals)) / 60.0, int(relax))
+    return counts, cols, seconds / 60.0, relax
 
 
 _SCATTERED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _check_client(client) -> None:
+def check_client(client) -> None:
+    """Raise ``TypeError`` unless ``client`` is a ``dask.distributed`` client."""
     distributed = _require_distributed()
     if not isinstance(client, distributed.Client):
         raise TypeError(f"client must be a dask.distributed Client, got {type(client).__name__}")
@@ -192,7 +183,7 @@ def _scattered_graph(client: Client, network: RoadNetwork, reverse: bool, csr) -
     return graph
 
 
-def _route_on_cluster(client: Client, network: RoadNetwork, reverse: bool, csr, target_pos,
+def route_on_cluster(client: Client, network: RoadNetwork, reverse: bool, csr, target_pos,
                       src, limit: float, n_targets: int, chunk_size: int):
     """The backend of :func:`engine.routing.matrix.travel_times` when a client is given.
 
@@ -216,154 +207,3 @@ def _route_on_cluster(client: Client, network: RoadNetwork, reverse: bool, csr, 
             np.concatenate([b[2] for b in blocks]),
             {"relaxations": int(sum(b[3] for b in blocks)), "tasks": len(blocks),
              "workers": len(client.nthreads())})
-
-
-def travel_times_distributed(
-    network: RoadNetwork,
-    origins,
-    destinations=None,
-    *,
-    max_minutes: float | None = None,
-    reverse: bool = False,
-    client: Client,
-    chunk_size: int = 2000,
-) -> TravelTimeMatrix:
-    """:func:`engine.routing.matrix.travel_times` computed on a Dask cluster.
-
-    The same as ``travel_times(..., client=client)``. The network's CSR arrays (forward
-    or reversed) are scattered once to every worker and kept there while the network
-    lives; origins are cut into chunks of ``chunk_size``, one task each, and the blocks
-    are assembled in origin order. The result is identical to the local backend (every
-    array ``np.array_equal``), whatever the number of workers.
-
-    Parameters
-    ----------
-    network : RoadNetwork
-        The road network.
-    origins : array-like of int
-        Node indices of the origins (rows).
-    destinations : array-like of int, optional
-        Node indices of the destinations (columns), without duplicates; default every
-        node.
-    max_minutes : float, optional
-        Routing bound in minutes; ``None`` for none.
-    reverse : bool
-        Search on the reversed graph (times from each destination to each origin).
-    client : distributed.Client
-        A connected client (see :func:`connect`).
-    chunk_size : int
-        Origins per task. Each numba thread of a task needs ``12 * (n_nodes + n_edges)``
-        bytes of scratch (~170 MB for France) besides the graph scattered to its worker
-        (also ``12 * (n_nodes + n_edges)`` bytes); 500-5,000 keeps the scheduling
-        overhead (a few ms per task) negligible against the searches while leaving
-        enough tasks to balance the workers.
-
-    Returns
-    -------
-    TravelTimeMatrix
-        As :func:`~engine.routing.matrix.travel_times`; ``stats`` also holds ``tasks``
-        and ``workers``.
-
-    Raises
-    ------
-    InputError
-        On node indices out of range, duplicated destinations, a bad bound or chunk size.
-    TypeError
-        When ``client`` is not a ``distributed.Client``.
-
-    Examples
-    --------
-    >>> from engine.distributed import connect, travel_times_distributed  # doctest: +SKIP
-    >>> with connect("local:2") as client:  # doctest: +SKIP
-    ...     m = travel_times_distributed(net, [0, 1, 2], max_minutes=20, client=client)
-    """
-    _check_client(client)
-    return travel_times(network, origins, destinations, max_minutes=max_minutes,
-                        reverse=reverse, client=client, chunk_size=chunk_size)
-
-
-def commune_matrix_distributed(
-    network: RoadNetwork,
-    communes: pd.DataFrame,
-    *,
-    client: Client,
-    max_minutes: float | None = DREES_DECAY.max_minutes,
-    chunk_size: int = 2000,
-) -> TravelTimeMatrix:
-    """:func:`engine.apl.drees.commune_matrix` with the routing done on a Dask cluster.
-
-    Same snapping, same far-from-road rule and the same result, array for array, as the
-    local function; only the commune-to-commune searches run on the workers.
-
-    Parameters
-    ----------
-    network : RoadNetwork
-        The road network.
-    communes : pandas.DataFrame
-        Columns ``code_commune``, ``lon``, ``lat``.
-    client : distributed.Client
-        A connected client.
-    max_minutes : float or None
-        Routing bound (default 20 minutes, the DREES catchment).
-    chunk_size : int
-        Origins per task (see :func:`travel_times_distributed`).
-
-    Returns
-    -------
-    TravelTimeMatrix
-        ``n_communes x n_communes``, diagonal 0, as :func:`~engine.apl.drees.commune_matrix`.
-
-    Examples
-    --------
-    >>> m = commune_matrix_distributed(net, communes, client=client)  # doctest: +SKIP
-    """
-    _check_client(client)
-    return commune_matrix(network, communes, max_minutes=max_minutes, client=client,
-                          chunk_size=chunk_size)
-
-
-def apl_distributed(
-    network: RoadNetwork,
-    communes: pd.DataFrame,
-    practitioners: pd.DataFrame,
-    *,
-    client: Client,
-    decay=DREES_DECAY,
-    max_age: float | None = None,
-    year: int = 2022,
-    default_activity: float = DEFAULT_ACTIVITY,
-    chunk_size: int = 2000,
-) -> pd.DataFrame:
-    """:func:`engine.apl.drees.apl_communes` with the routing done on a Dask cluster.
-
-    The commune-to-commune matrix (the only heavy step) is computed by
-    :func:`commune_matrix_distributed`; the catchment weights and the E2SFCA
-    (``catchment_weights`` then the floating catchment of :mod:`engine.apl.fca`) run
-    locally on the sparse matrix, in seconds even for the 35,000 communes of France.
-
-    Parameters
-    ----------
-    network : RoadNetwork
-        The road network covering the communes.
-    communes, practitioners : pandas.DataFrame
-        As :func:`~engine.apl.drees.apl_communes`.
-    client : distributed.Client
-        A connected client.
-    decay, max_age, year, default_activity
-        As :func:`~engine.apl.drees.apl_communes`.
-    chunk_size : int
-        Origins per task (see :func:`travel_times_distributed`).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Identical to ``apl_communes(network, communes, practitioners, ...)``.
-
-    Examples
-    --------
-    >>> apl = apl_distributed(net, communes, gps, client=client)  # doctest: +SKIP
-    """
-    _check_client(client)
-    return apl_communes(network, communes, practitioners, decay=decay, max_age=max_age,
-                        year=year, default_activity=default_activity, client=client,
-                        chunk_size=chunk_size)

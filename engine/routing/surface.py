@@ -2,9 +2,10 @@
 
 The method, in two steps:
 
-1. **On the network.** :func:`travel_time_to_nearest` gives every road node the driving
-   time to its nearest source, i.e. the trip a patient makes from there to the closest GP
-   (searched on the reversed graph, so one-way streets are taken the right way).
+1. **On the network.** :func:`engine.routing.matrix.nearest_travel_times` with
+   ``reverse=True`` gives every road node the driving time to its nearest source, i.e. the
+   trip a patient makes from there to the closest practitioner (one multi-source search on
+   the reversed graph, so one-way streets are taken the right way).
 2. **Off the network.** :func:`rasterize_travel_time` lays a grid over the area in
    Lambert-93 (EPSG:2154, the official French projection, in metres). Each cell's value is
    ``min over nearby nodes k of node_minutes[k] + d(cell centre, k) / access_speed``: the
@@ -13,19 +14,15 @@ The method, in two steps:
    high mountains) are nodata. This is the usual "friction surface" shortcut (as in
    AccessMod's off-road speed) without a land-cover model.
 
-:func:`write_geotiff` saves the result as a compressed float32 GeoTIFF.
+:func:`engine.outputs.write_geotiff` saves the result as a compressed float32 GeoTIFF.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from engine.outputs import atomic_path
-from engine.routing.matrix import nearest_travel_times
 from engine.routing.network import RoadNetwork
 
 #: Value of raster cells with no data (off the network, or beyond the time bound).
@@ -37,46 +34,6 @@ LAMBERT93 = "EPSG:2154"
 #: How many nearest nodes each cell considers: the nearest node may be a slow dead end
 #: while a slightly farther one sits on the main road.
 _K_NEAREST = 8
-
-
-def travel_time_to_nearest(
-    network: RoadNetwork,
-    source_nodes,
-    *,
-    max_minutes: float | None = 60,
-) -> np.ndarray:
-    """Driving time from every network node to its nearest source node.
-
-    One multi-source search on the reversed graph
-    (:func:`engine.routing.matrix.nearest_travel_times` with ``reverse=True``): its cost is
-    one pass over the area reached, whatever the number of sources, so a national map of
-    the time to the nearest GP stays cheap.
-
-    Parameters
-    ----------
-    network : RoadNetwork
-        The road network.
-    source_nodes : array-like of int
-        Node indices of the sources (e.g. GP locations snapped with ``network.snap``).
-        Duplicates are allowed.
-    max_minutes : float or None
-        Stop searching beyond this time; nodes farther from every source get ``inf``.
-        ``None`` for no bound.
-
-    Returns
-    -------
-    numpy.ndarray
-        float64 of length ``network.n_nodes``: minutes to the nearest source, 0 at the
-        sources, ``inf`` where no source is reached within ``max_minutes``.
-
-    Examples
-    --------
-    >>> nodes, _ = net.snap(gp_lon, gp_lat)  # doctest: +SKIP
-    >>> minutes = travel_time_to_nearest(net, nodes)  # doctest: +SKIP
-    >>> float(minutes.max())  # doctest: +SKIP
-    47.3
-    """
-    return nearest_travel_times(network, source_nodes, max_minutes=max_minutes, reverse=True)
 
 
 def _default_bounds(x: np.ndarray, y: np.ndarray, pad: float, res: float):
@@ -112,7 +69,7 @@ def rasterize_travel_time(
         The network whose nodes carry ``node_minutes``.
     node_minutes : numpy.ndarray
         Minutes per node (``inf`` where unreached), e.g. from
-        :func:`travel_time_to_nearest`.
+        :func:`engine.routing.matrix.nearest_travel_times` (``reverse=True``).
     resolution_m : float
         Cell size in metres.
     bounds : tuple of float, optional
@@ -143,7 +100,7 @@ def rasterize_travel_time(
 
     Examples
     --------
-    >>> minutes = travel_time_to_nearest(net, sources)  # doctest: +SKIP
+    >>> minutes = nearest_travel_times(net, sources, max_minutes=60, reverse=True)  # doctest: +SKIP
     >>> array, transform, crs = rasterize_travel_time(net, minutes, resolution_m=250)  # doctest: +SKIP
     >>> write_geotiff("travel_time.tif", array, transform, crs)  # doctest: +SKIP
     """
@@ -207,58 +164,3 @@ def _inside(mask, transform, shape: tuple[int, int]) -> np.ndarray:
         series = series.set_crs("EPSG:4326")
     geoms = [g for g in series.to_crs(LAMBERT93) if g is not None and not g.is_empty]
     return geometry_mask(geoms, out_shape=shape, transform=transform, invert=True)
-
-
-def write_geotiff(
-    path: str | os.PathLike[str],
-    array: np.ndarray,
-    transform,
-    crs,
-    *,
-    nodata: float = NODATA,
-) -> Path:
-    """Write a single-band float32 GeoTIFF, deflate-compressed and tiled, atomically.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The ``.tif`` file.
-    array : numpy.ndarray
-        ``(rows, cols)`` values, north up.
-    transform : affine.Affine
-        Pixel-to-CRS transform.
-    crs : rasterio.crs.CRS or str
-        The raster's CRS (e.g. EPSG:2154).
-    nodata : float
-        The nodata value recorded in the file; NaN in ``array`` is written as it.
-
-    Returns
-    -------
-    pathlib.Path
-        ``path``.
-
-    Examples
-    --------
-    >>> write_geotiff("travel_time.tif", array, transform, crs)  # doctest: +SKIP
-    PosixPath('travel_time.tif')
-    """
-    import rasterio
-
-    path = Path(path)
-    data = np.asarray(array, dtype=np.float32)
-    if data.ndim != 2:
-        raise ValueError(f"array must be 2-D (rows, cols), got shape {data.shape}")
-    data = np.where(np.isnan(data), np.float32(nodata), data)
-    rows, cols = data.shape
-    profile = {
-        "driver": "GTiff", "height": rows, "width": cols, "count": 1, "dtype": "float32",
-        "crs": crs, "transform": transform, "nodata": nodata, "compress": "deflate",
-        "predictor": 3,
-    }
-    # GeoTIFF tiles must be multiples of 16 pixels; small rasters stay striped.
-    if rows >= 256 and cols >= 256:
-        profile.update(tiled=True, blockxsize=256, blockysize=256)
-    with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
-        dst.write(data, 1)
-        dst.set_band_description(1, "minutes to the nearest source")
-    return path
