@@ -106,6 +106,13 @@ def _coverage(times, service_minutes: float, cand: np.ndarray) -> sp.csc_matrix:
     return sp.csc_matrix((np.ones(int(keep.sum())), (rows[keep], m.indices[keep])), shape=m.shape)
 
 
+def _problem(times, weights, candidates, n_sites):
+    """The minutes, demand weights, candidate columns and site count of a p-site model."""
+    m = travel_minutes(times)
+    cand = _candidates(candidates, m.shape[1])
+    return m, _weights(weights, m.shape[0]), cand, _n_sites(n_sites, len(cand))
+
+
 def _n_sites(n_sites, n_cand: int) -> int:
     if not (isinstance(n_sites, (int, np.integer)) and 1 <= n_sites <= n_cand):
         raise InputError(f"n_sites must be an integer between 1 and the {n_cand} candidates, "
@@ -211,10 +218,7 @@ def maximal_covering(times, weights, n_sites: int, service_minutes: float, *,
     """
     _check_method(method)
     start = time.perf_counter()
-    m = travel_minutes(times)
-    w = _weights(weights, m.shape[0])
-    cand = _candidates(candidates, m.shape[1])
-    p = _n_sites(n_sites, len(cand))
+    m, w, cand, p = _problem(times, weights, candidates, n_sites)
     a = _coverage(m, service_minutes, cand)
     if method == "greedy":
         local, optimal = _greedy_cover(a, w, p), False
@@ -326,10 +330,7 @@ def p_median(times, weights, n_sites: int, *, method: str = "exact", candidates=
     """
     _check_method(method)
     start = time.perf_counter()
-    m = travel_minutes(times)
-    w = _weights(weights, m.shape[0])
-    cand = _candidates(candidates, m.shape[1])
-    p = _n_sites(n_sites, len(cand))
+    m, w, cand, p = _problem(times, weights, candidates, n_sites)
     dense = np.full((m.shape[0], len(cand)), np.inf)
     sub = m[:, cand].tocsr()
     dense[np.repeat(np.arange(sub.shape[0]), np.diff(sub.indptr)), sub.indices] = sub.data

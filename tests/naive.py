@@ -498,3 +498,16 @@ def greedy_p_median(times, weights, n_sites):
                 best, best_cost = j, cost
         chosen.append(best)
     return chosen
+
+
+def greedy_set_cover(times, radius, need):
+    """Add the column covering the most still-uncovered needed rows until none is left."""
+    a = _covers(times, radius)
+    n, m = len(a), len(a[0])
+    left = {i for i in range(n) if need[i] and any(a[i])}
+    chosen = []
+    while left:
+        best = max(range(m), key=lambda j: (sum(1 for i in left if a[i][j]), -j))
+        chosen.append(best)
+        left -= {i for i in left if a[i][best]}
+    return chosen

@@ -53,6 +53,7 @@ def test_set_covering_is_the_smallest_cover(seed, n, m):
     greedy = set_covering(t, 10.0, weights=np.where(need, 1.0, 0.0), method="greedy")
     best = naive.fewest_covering_sites(t, 10.0, need)
     assert exact.objective == best and greedy.objective >= best
+    assert greedy.sites.tolist() == naive.greedy_set_cover(t, 10.0, need)
     coverable = need & (np.asarray(t) <= 10.0).any(axis=1)
     assert (exact.covered == coverable).all() and (greedy.covered == coverable).all()
 

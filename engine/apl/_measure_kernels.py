@@ -21,11 +21,16 @@ def cumulative_sums(indptr, indices, minutes, opportunities, cutoffs):
     of ``opportunities[c]`` over the entries ``(r, c)`` with ``minutes <= cutoffs[k]``
     (``cutoffs`` increasing) and ``counts[r, k]`` the number of those entries.
     """
-    return _cumulative(np.ascontiguousarray(indptr, dtype=np.int64),
-                       np.ascontiguousarray(indices, dtype=np.int64),
-                       np.ascontiguousarray(minutes, dtype=np.float64),
-                       np.ascontiguousarray(opportunities, dtype=np.float64),
+    return _cumulative(*_rows(indptr, indices, minutes, opportunities),
                        np.ascontiguousarray(cutoffs, dtype=np.float64))
+
+
+def _rows(indptr, indices, minutes, opportunities):
+    """CSR arrays and per-column values in the kernels' dtypes, contiguous."""
+    return (np.ascontiguousarray(indptr, dtype=np.int64),
+            np.ascontiguousarray(indices, dtype=np.int64),
+            np.ascontiguousarray(minutes, dtype=np.float64),
+            np.ascontiguousarray(opportunities, dtype=np.float64))
 
 
 @njit(cache=True, parallel=True, nogil=True)
@@ -57,10 +62,7 @@ def closest_costs(indptr, indices, minutes, opportunities, targets):
     larger target the least time at which the opportunities within it add up to at least
     the target.
     """
-    return _closest(np.ascontiguousarray(indptr, dtype=np.int64),
-                    np.ascontiguousarray(indices, dtype=np.int64),
-                    np.ascontiguousarray(minutes, dtype=np.float64),
-                    np.ascontiguousarray(opportunities, dtype=np.float64),
+    return _closest(*_rows(indptr, indices, minutes, opportunities),
                     np.ascontiguousarray(targets, dtype=np.float64))
 
 
