@@ -509,22 +509,17 @@ def balanced_fca(demand, supply, times, decay=DREES_DECAY, *, step2_weights: str
     s = _as_vector(supply, w.shape[1], "supply", allow_2d=True)
     p = _as_vector(demand, w.shape[0], "demand")
     ip, ix = w.indptr.astype(np.int64), w.indices.astype(np.int64)
-    wc = None
+    wc_data = None
     if step2_weights == "supply":
-        wt = w.T.tocsr()
-        wt.sort_indices()
-        wc_t = row_normalise(wt.indptr.astype(np.int64), wt.data,
-                             np.ones(w.shape[0], dtype=np.bool_), wt.indices.astype(np.int64))
-        wc = sp.csr_matrix((wc_t, wt.indices, wt.indptr), shape=wt.shape).T.tocsr()
-        wc.sort_indices()
+        # Column sums accumulate row by row, as a row sum of the transpose would: same bits.
+        col = np.bincount(w.indices, weights=w.data, minlength=w.shape[1])
+        wc_data = w.data / col[w.indices]
 
     def one(sj: np.ndarray) -> np.ndarray:
         mask = sj > 0 if normalise_over == "positive_supply" else np.ones(w.shape[1], np.bool_)
         wr_data = row_normalise(ip, w.data, mask, ix)
         r = Catchment(sp.csr_matrix((wr_data, w.indices, w.indptr), shape=w.shape), p).ratios(sj)
-        if wc is None:
-            return spmv(ip, ix, wr_data, r)
-        return spmv(wc.indptr.astype(np.int64), wc.indices.astype(np.int64), wc.data, r)
+        return spmv(ip, ix, wr_data if wc_data is None else wc_data, r)
 
     return _fill_unreached(_by_column(one, s), w, fill)
 
