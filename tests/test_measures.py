@@ -11,6 +11,7 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_apl import random_problem as base_problem
 
 from engine.apl import (
     DREES_DECAY,
@@ -41,17 +42,9 @@ from engine.errors import InputError
 
 def random_problem(seed: int, n: int = 12, m: int = 7, p_unreached: float = 0.3,
                    integer_times: bool = False):
-    rng = np.random.default_rng(seed)
-    t = rng.uniform(0, 30, (n, m))
-    if integer_times:  # ties with the decays' breaks and the cutoffs
-        t = np.round(t)
-    t[rng.random((n, m)) < p_unreached] = np.inf
-    t[rng.random((n, m)) < 0.05] = 0.0
-    demand = rng.uniform(0, 1000, n)
-    demand[rng.random(n) < 0.1] = 0.0
-    supply = rng.uniform(0, 6000, m)
-    supply[rng.random(m) < 0.2] = 0.0
-    return demand, supply, t
+    """test_apl's random problem, optionally on whole minutes (ties with breaks and cutoffs)."""
+    demand, supply, t = base_problem(seed, n, m, p_unreached)
+    return demand, supply, (np.round(t) if integer_times else t)
 
 
 @st.composite
