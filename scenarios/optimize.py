@@ -158,6 +158,8 @@ def optimize_installations(
     supply: np.ndarray | None = None,
     baseline: Baseline | str | None = None,
     progress=None,
+    method: str = "greedy",
+    service_minutes: float = 10.0,
 ) -> pd.DataFrame:
     """Where to install ``n_new`` GPs (or MSPs of ``gps_per_site`` GPs) to lift most people
     out of deficit.
@@ -198,12 +200,23 @@ def optimize_installations(
         The state to start from (default: official where the region has official values).
     progress : callable, optional
         Called as ``progress(done, total)`` after each placement.
+    method : {"greedy", "mclp", "lscp"}
+        ``"greedy"`` (default): the APL objective above. ``"mclp"`` / ``"lscp"``: an exact
+        coverage model instead (:func:`scenarios.siting.exact_installations`, needs the
+        ``siting`` extra): cover the population of the communes in deficit within
+        ``service_minutes`` of a new site with ``n_new`` distinct sites (MCLP), or with
+        the fewest sites, at most ``n_new`` (LSCP); ``objective`` does not apply.
+    service_minutes : float
+        Coverage radius of the exact methods (default 10 minutes, the full-weight band of
+        the DREES decay: an assumption, not an official coverage standard).
 
     Returns
     -------
     pandas.DataFrame
         One row per site in order: ``rank``, ``code_commune``, ``nom``, ``gps``,
         ``population_lifted``, ``gap_closed``, ``population_in_deficit`` (after the step).
+        The exact methods give ``population_covered`` and ``optimal`` instead of
+        ``population_lifted`` and ``gap_closed``.
 
     Examples
     --------
@@ -244,6 +257,13 @@ def optimize_installations(
     apl = base.correction.unclipped(region.apl(supply))
     per_gp = float(bounded_activity([prof.activity.default if activity is None else activity],
                                     profession=prof)[0]) * base.activity_scale
+    if method != "greedy":
+        from scenarios.siting import exact_installations
+
+        return exact_installations(region, n_new, method=method, supply=supply,
+                                   supply_per_site=per_gp * gps_per_site, gps_per_site=gps_per_site,
+                                   service_minutes=service_minutes, candidates=cand,
+                                   correction=base.correction)
     result = greedy_placement(weights, demand, region.population, apl, n_new,
                               supply_per_site=per_gp * gps_per_site, candidates=cand,
                               objective=objective, profession=prof,
