@@ -35,8 +35,8 @@ Even the best supply does not reproduce the official values (the catchments diff
 The factor was chosen over a plain offset everywhere on data of the data year only: moving
 from the calibrated all-practitioner state to the fitted younger-practitioner state, the
 factor reproduces the official "65 ans et moins" variant of Corsica 2022 better (mean
-absolute error 0.150 against 0.174; share of population under 2.5 27.1 % and 26.7 % against
-27.0 %). The corrected APL is clipped at 0.
+absolute error 0.182 against 0.202; share of population under 2.5 26.5 % and 26.0 % against
+27.0 %; ``benchmarks/validate_baseline.py``). The corrected APL is clipped at 0.
 """
 
 from __future__ import annotations
