@@ -24,7 +24,7 @@ EPILOG_OPTIMIZE = "example:\n  apl optimize --new 10 --year 2027 --out out/optim
 EPILOG_BACKTEST = ("example:\n  apl backtest --from 2022 --to 2023 --out out/backtest\n"
                    "  apl backtest --from 2022 --to 2023 --scenario retire-at-65 --draws 1000")
 EPILOG_ISO = "example:\n  apl isochrones --minutes 10,15,20 --out out/iso"
-EPILOG_DATA = "examples:\n  apl data list\n  apl data check\n  apl data assemble --region corse\n  apl data fetch \"Bastia, France\" --out data/osm/bastia.graphml\n  apl data network france-latest.osm.pbf --out data/france-drive.npz"
+EPILOG_DATA = "examples:\n  apl data list\n  apl data check\n  apl data assemble --region corse\n  apl data export --region corse --out my_corse\n  apl data fetch \"Bastia, France\" --out data/osm/bastia.graphml\n  apl data network france-latest.osm.pbf --out data/france-drive.npz"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -43,6 +43,9 @@ def _common(p: argparse.ArgumentParser, *, out_default: str, year_is_data: bool 
     g.add_argument("--practitioners", help="practitioners: CSV or Excel (see scenarios/examples/)")
     g.add_argument("--official", help="official values per commune (code_commune, apl, "
                                       "apl_moins_65) for your own communes")
+    g.add_argument("--zones", metavar="FILE",
+                   help="territories to aggregate communes into: code_commune -> zone (and "
+                        "zone_nom), e.g. EPCI, territoires de vie-santé, CPTS")
     g.add_argument("--profession", default="gp", metavar="NAME_OR_FILE",
                    help="whose APL: a shipped profession (gp: general practitioners, the "
                         "default) or a TOML definition file (see docs/architecture.md)")
@@ -126,13 +129,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("data", help="list, check and assemble regions; fetch networks",
                        epilog=EPILOG_DATA, formatter_class=fmt)
-    p.add_argument("action", choices=["list", "check", "assemble", "fetch", "network"])
+    p.add_argument("action", choices=["list", "check", "assemble", "export", "fetch", "network"])
     p.add_argument("place", nargs="?", help="with fetch: a place name for osmnx; with network: a "
                    "network file (.osm.pbf is streamed and contracted) to save as a fast .npz cache")
     p.add_argument("--region", default="corse")
     p.add_argument("--year", type=int, default=2022)
     p.add_argument("--profession", default="gp", metavar="NAME_OR_FILE")
-    p.add_argument("--out", default=None, help="with fetch: the GraphML file to write")
+    p.add_argument("--out", default=None, help="with fetch: the GraphML file to write; with "
+                   "export: the folder to write the region's input files into")
+    p.add_argument("--seed", type=int, default=0, help="with export: seed of the imputed ages")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--debug", action="store_true")
     return parser
@@ -189,9 +194,10 @@ def _region(args, progress: _Progress):
 
     client = _client(args, progress)
     year = args.data_year or 2022
-    files = {k: getattr(args, k) for k in ("network", "communes", "practitioners", "official")}
+    files = {k: getattr(args, k, None) for k in ("network", "communes", "practitioners",
+                                                 "official", "zones")}
     own = all(files[k] for k in ("network", "communes", "practitioners"))
-    if any(files.values()):
+    if any(files[k] for k in ("network", "communes", "practitioners", "official")):
         progress.say("loading your files ...")
     else:
         progress.say(f"loading region {args.region!r} ...")
@@ -220,6 +226,7 @@ def cmd_compute(args, progress) -> dict:
     table = tables.commune_table(region, baseline=base, polygons=region.polygons)
     summary = tables.zoning_table(table, profession=prof)
     check = tables.model_check(region, base)
+    zones = tables.zones_table(region, base)
     points = tables.practitioner_points(region)
     raster = tables.access_surface(region)
     iso = None
@@ -235,10 +242,16 @@ def cmd_compute(args, progress) -> dict:
         outputs.write_geotiff(tmp / "travel_time_to_practitioner.tif", *raster)
         maps.map_apl_png(table, tmp / "map_apl.png", profession=prof,
                          subtitle=f"{region.name.title()}, données {region.year}")
+        map_files = {"apl": tmp / "map_apl.png"}
+        if zones is not None:
+            outputs.write_table(zones, tmp / "zones.csv")
+            maps.map_zones_png(table, zones, region.zones, tmp / "map_zones.png", profession=prof,
+                               subtitle=f"{region.name.title()}, {region.year}")
+            map_files["zones"] = tmp / "map_zones.png"
         maps.map_html(table, tmp / "map.html", practitioners_points=points, isochrones=iso,
                       profession=prof)
         report.write_report(tmp / "report.html", region_name=region.name.title(), communes=table,
-                            zoning_summary=summary, maps={"apl": tmp / "map_apl.png"},
+                            zoning_summary=summary, maps=map_files, zones=zones,
                             meta={"seed": args.seed}, profession=prof, baseline=base,
                             model_check=check, year=region.year)
 
@@ -264,6 +277,8 @@ def cmd_forecast(args, progress) -> dict:
                                                       polygons=region.polygons), fc)
     summary = tables.zoning_table(table, profession=prof)
     check = tables.model_check(region, base)
+    zones = tables.zones_table(region, base)
+    zones_fc = tables.zones_forecast_table(fc)
     newly = fc.newly_in_deficit()
     installs = None
     if args.new:
@@ -283,14 +298,21 @@ def cmd_forecast(args, progress) -> dict:
                          subtitle=f"{region.name.title()}, {region.year}")
         maps.map_forecast_png(table, fc.communes, tmp / "map_forecast.png", profession=prof,
                               subtitle=f"Scénario : {scenario.label}")
+        map_files = {"apl": tmp / "map_apl.png", "forecast": tmp / "map_forecast.png"}
+        if zones is not None:
+            outputs.write_table(zones, tmp / "zones.csv")
+            outputs.write_table(zones_fc, tmp / "zones_forecast.csv")
+            maps.map_zones_png(table, zones, region.zones, tmp / "map_zones.png", profession=prof,
+                               subtitle=f"{region.name.title()}, {region.year}")
+            map_files["zones"] = tmp / "map_zones.png"
         maps.map_html(table, tmp / "map.html", practitioners_points=points, profession=prof)
         report.write_report(tmp / "report.html", region_name=region.name.title(), communes=table,
                             zoning_summary=summary, forecast_summary=fc.summary,
                             newly_in_deficit=newly, installations=installs,
                             scenario_name=scenario.label, profession=prof, baseline=base,
                             model_check=check, year=region.year,
-                            already_in_deficit=fc.already_in_deficit(),
-                            maps={"apl": tmp / "map_apl.png", "forecast": tmp / "map_forecast.png"},
+                            already_in_deficit=fc.already_in_deficit(), maps=map_files,
+                            zones=zones, zones_forecast=zones_fc,
                             meta={"seed": args.seed, "draws": args.draws})
 
     outputs.write_atomic(args.out, [write])
@@ -396,6 +418,19 @@ def cmd_data(args, progress) -> dict:
         region = load_region(args.region, year=args.year, cache=True, rebuild=True,
                              profession=args.profession)
         return {"region": region.name, "communes": region.n_communes,
+                "practitioners": len(region.practitioners)}
+    if args.action == "export":
+        if not args.out:
+            raise _Usage("data export needs --out FOLDER")
+        from engine import outputs
+        from scenarios.baseline import baseline
+
+        region = load_region(args.region, year=args.year, profession=args.profession)
+        ages = baseline(region).roster_ages(len(region.practitioners), seed=args.seed,
+                                            profession=region.profession)
+        written = outputs.write_atomic(args.out, [
+            lambda tmp: outputs.export_region(region, tmp, ages=ages)])
+        return {"written": len(written), "communes": region.n_communes,
                 "practitioners": len(region.practitioners)}
     if args.action == "fetch":
         if not args.place or not args.out:

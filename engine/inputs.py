@@ -17,7 +17,13 @@ from engine.apl import Profession
 from engine.apl import profession as as_profession
 from engine.errors import InputError
 from engine.mirror import load_region
-from engine.readers import input_error, read_communes, read_official, read_practitioners
+from engine.readers import (
+    input_error,
+    read_communes,
+    read_official,
+    read_practitioners,
+    read_zones,
+)
 from engine.region import Region
 from engine.routing.loaders import load_network
 from engine.routing.network import RoadNetwork
@@ -57,7 +63,8 @@ def load_planner_network(path: str | os.PathLike) -> RoadNetwork:
 def build_region(*, region: str | None = "corse", network: str | os.PathLike | None = None,
                  communes: str | os.PathLike | None = None,
                  practitioners: str | os.PathLike | None = None,
-                 official: str | os.PathLike | None = None, year: int = 2022,
+                 official: str | os.PathLike | None = None,
+                 zones: str | os.PathLike | None = None, year: int = 2022,
                  profession: str | Profession = "gp", client=None, progress=None,
                  mirror: str | os.PathLike | None = None) -> Region:
     """The region to work on: an embedded region, with any part replaced by the user's file.
@@ -73,6 +80,9 @@ def build_region(*, region: str | None = "corse", network: str | os.PathLike | N
     official : path-like, optional
         Official values (``code_commune``, ``apl``, ``apl_moins_65``) of the communes, for
         the official baseline.
+    zones : path-like, optional
+        A territory grouping (``code_commune`` → ``zone``, optional ``zone_nom``): EPCI,
+        territoires de vie-santé, bassins de vie, CPTS.
     year : int
         Data year.
     profession : str, path-like or Profession
@@ -103,9 +113,11 @@ def build_region(*, region: str | None = "corse", network: str | os.PathLike | N
                              f"--practitioners are all needed; missing --{missing[0]}",
                              column=missing[0])
         return region_from_files(network, communes, practitioners, official=official, year=year,
-                                 profession=prof, client=client)
+                                 profession=prof, client=client, zones=zones)
     base = load_region(region, year=year, profession=prof, progress=progress, client=client,
                        mirror=mirror)
+    if zones is not None:
+        base.zones = base._aligned_zones(read_zones(zones))
     if network is None and communes is None and practitioners is None and official is None:
         return base
     net = base.network if network is None else load_planner_network(network)
@@ -119,14 +131,14 @@ def build_region(*, region: str | None = "corse", network: str | os.PathLike | N
     # The cached commune matrix stays valid only for the same network and communes.
     times = base.commune_times() if network is None and communes is None else None
     name = base.name if communes is None else Path(communes).stem
-    return _region(name, net, table, gps, off, year, prof, client, polygons, times)
+    return _region(name, net, table, gps, off, year, prof, client, polygons, times, base.zones)
 
 
 def region_from_files(network: str | os.PathLike, communes: str | os.PathLike,
                       practitioners: str | os.PathLike, *,
                       official: str | os.PathLike | None = None, year: int = 2022,
                       profession: str | Profession = "gp", name: str | None = None,
-                      client=None) -> Region:
+                      client=None, zones: str | os.PathLike | None = None) -> Region:
     """A region from a planner's own files only.
 
     Parameters
@@ -148,6 +160,8 @@ def region_from_files(network: str | os.PathLike, communes: str | os.PathLike,
         Region name (default: the communes file's stem).
     client : distributed.Client, optional
         Route the commune matrix on this Dask cluster.
+    zones : path-like, optional
+        A territory grouping.
 
     Returns
     -------
@@ -157,8 +171,9 @@ def region_from_files(network: str | os.PathLike, communes: str | os.PathLike,
     table, polygons = _communes(communes)
     gps = read_practitioners(practitioners, year=year)
     off = None if official is None else read_official(official, year=year)
+    zone_table = None if zones is None else read_zones(zones)
     return _region(name or Path(communes).stem, load_planner_network(network), table, gps, off,
-                   year, prof, client, polygons, None)
+                   year, prof, client, polygons, None, zone_table)
 
 
 def _communes(path):
@@ -176,11 +191,11 @@ def _communes(path):
 
 
 def _region(name, network, communes, practitioners, official, year, prof, client, polygons,
-            times) -> Region:
+            times, zones=None) -> Region:
     try:
         return Region(name=name, network=network, communes=communes,
                       practitioners=practitioners, official=official, year=year, profession=prof,
-                      client=client, polygons=polygons, times=times)
+                      client=client, polygons=polygons, times=times, zones=zones)
     except InputError as exc:
         frame = {"communes": communes, "practitioners": practitioners}.get(getattr(exc, "table", ""))
         if exc.path is not None or frame is None or "line" not in frame or exc.row is None:

@@ -325,3 +325,72 @@ def write_geotiff(
         dst.write(data, 1)
         dst.set_band_description(1, "minutes to the nearest source")
     return path
+
+
+def export_region(region, directory: str | os.PathLike[str], *, ages=None,
+                  year: int | None = None) -> list[Path]:
+    """Write a region's inputs in the documented input formats, to edit and pass back.
+
+    Files (``scenarios/examples/README.md`` documents each format): ``communes.csv``
+    (``code_commune``, ``nom``, ``departement``, ``pop_totale``, ``pop_standardisee``, ``lon``,
+    ``lat``: the routing point), ``practitioners.csv`` (``id``, ``profession``,
+    ``code_commune``, ``activity``, ``active_previous_year``, ``health_centre``, ``age``,
+    ``age_imputed``), ``official.csv`` (``code_commune``, ``apl``, ``apl_moins_65``,
+    ``annee``) when the region has official values, ``zones.csv`` when it has zones, and
+    ``network.npz`` (the road network, read back by ``--network``).
+
+    Parameters
+    ----------
+    region : engine.region.Region
+    directory : path-like
+        Folder to write into (typically the staging folder of :func:`write_atomic`).
+    ages : array-like, optional
+        An age per practitioner to write where the roster has none; written with
+        ``age_imputed`` true, so that reading the file back treats them as unknown.
+    year : int, optional
+        The ``annee`` of the official values (default: the region's data year).
+
+    Returns
+    -------
+    list of pathlib.Path
+    """
+    directory = Path(directory)
+    written = []
+    cols = [c for c in ("code_commune", "nom", "departement", "pop_totale", "pop_standardisee",
+                        "lon", "lat") if c in region.communes]
+    written.append(write_table(region.communes[cols], directory / "communes.csv"))
+    p = region.practitioners.reset_index(drop=True)
+    gps = pd.DataFrame({
+        "id": p["id"] if "id" in p else np.arange(1, len(p) + 1),
+        "profession": region.profession.name,
+        "code_commune": region.codes[np.asarray(region.practitioner_commune)],
+        "activity": p["activity"] if "activity" in p else np.nan,
+        "active_previous_year": (p["active_previous_year"] if "active_previous_year" in p
+                                 else True),
+        "health_centre": p["health_centre"] if "health_centre" in p else False,
+    })
+    known = (pd.to_numeric(p["age"], errors="coerce") if "age" in p
+             else pd.Series(np.nan, index=p.index))
+    if "age_imputed" in p:
+        known = known.where(~p["age_imputed"].fillna(False).astype(bool))
+    imputed = known.isna().to_numpy()
+    if ages is not None:
+        given = np.asarray(ages, dtype=np.float64)
+        gps["age"] = np.where(imputed, given, known.to_numpy())
+        gps["age_imputed"] = imputed & np.isfinite(given)
+    else:
+        gps["age"] = known.to_numpy()
+        gps["age_imputed"] = False
+    gps["active_previous_year"] = np.where(gps["active_previous_year"].astype(bool), "oui", "non")
+    gps["health_centre"] = np.where(gps["health_centre"].astype(bool), "oui", "non")
+    gps["age_imputed"] = np.where(gps["age_imputed"], "oui", "non")
+    written.append(write_table(gps, directory / "practitioners.csv"))
+    official = region.official_values()
+    if official is not None:
+        off = official[[c for c in ("code_commune", "apl", "apl_moins_65") if c in official]].copy()
+        off["annee"] = int(region.year if year is None else year)
+        written.append(write_table(off, directory / "official.csv"))
+    if region.zones is not None:
+        written.append(write_table(region.zones, directory / "zones.csv"))
+    written.append(region.network.save(directory / "network.npz"))
+    return written

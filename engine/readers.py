@@ -286,6 +286,8 @@ PRACTITIONERS = Schema("practitioners", (
     Column("health_centre", "bool", ("centre_de_sante", "centre_sante", "cds", "health_center",
                                      "en_centre_de_sante", "salarie_centre_de_sante"),
            default=False),
+    # Written by `apl data export` for ages drawn by the engine: read back as unknown ages.
+    Column("age_imputed", "bool", ("age_impute", "age_estime", "age_estimated"), default=False),
 ), unique=(("id",),))
 
 #: Official values per commune, e.g. the DREES APL file (see :func:`read_official`).
@@ -1355,7 +1357,8 @@ def read_practitioners(path: str | os.PathLike, *, year: int, sheet: str | None 
         dropped), ``code_commune`` (str, NaN for a practitioner given by a point),
         ``lon``, ``lat`` (float, NaN unless given), ``age`` (float, in ``year``; NaN when
         unknown), ``activity`` (float, NaN when empty), ``active_previous_year`` (bool,
-        true when empty), ``health_centre`` (bool, false when empty), ``line``. Points are
+        true when empty), ``health_centre`` (bool, false when empty), ``age_imputed`` (bool:
+        an age the engine drew, as ``apl data export`` writes it; read as unknown), ``line``. Points are
         not attached to communes here.
 
     Raises
@@ -1413,6 +1416,8 @@ def read_practitioners(path: str | os.PathLike, *, year: int, sheet: str | None 
         "active_previous_year": table["active_previous_year"]
         if "active_previous_year" in table else np.ones(n, dtype=bool),
         "health_centre": table["health_centre"] if "health_centre" in table
+        else np.zeros(n, dtype=bool),
+        "age_imputed": table["age_imputed"] if "age_imputed" in table
         else np.zeros(n, dtype=bool),
         "line": lines,
     })

@@ -70,6 +70,9 @@ class Region:
         ``code_commune`` and the geometry.
     client : distributed.Client, optional
         Route the commune matrix on this Dask cluster when it is computed.
+    zones : pandas.DataFrame, optional
+        A territory grouping: ``code_commune``, ``zone`` (and ``zone_nom``); communes absent
+        from it belong to no zone.
     times : TravelTimeMatrix, optional
         A commune matrix computed before (same communes, same order), e.g. from a cache.
 
@@ -91,6 +94,7 @@ class Region:
     max_minutes: float | None = None
     polygons: Any = None
     client: Any = field(default=None, repr=False)
+    zones: pd.DataFrame | None = field(default=None, repr=False)
     times: TravelTimeMatrix | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -121,9 +125,28 @@ class Region:
         if "code_commune" not in self.practitioners or self.practitioners["code_commune"].isna().any():
             self.practitioners = self.practitioners.assign(
                 code_commune=codes[self.practitioner_commune])
+        if self.zones is not None:
+            self.zones = self._aligned_zones(self.zones)
         if self.times is not None and self.times.shape != (self.n_communes, self.n_communes):
             raise InputError(f"region {self.name!r}: the cached commune matrix has shape "
                              f"{self.times.shape}, expected {(self.n_communes, self.n_communes)}")
+
+    def _aligned_zones(self, zones: pd.DataFrame) -> pd.DataFrame:
+        for col in ("code_commune", "zone"):
+            if col not in zones.columns:
+                raise InputError(f"the zones lack the column {col!r}", column=col)
+        z = zones.drop_duplicates("code_commune").set_index(
+            zones["code_commune"].drop_duplicates().astype(str).to_numpy())
+        out = pd.DataFrame({"code_commune": self.codes,
+                            "zone": z["zone"].reindex(self.codes).to_numpy(dtype=object)})
+        out["zone_nom"] = (z["zone_nom"].reindex(self.codes).to_numpy(dtype=object)
+                           if "zone_nom" in z else out["zone"])
+        out["zone_nom"] = out["zone_nom"].where(pd.notna(out["zone_nom"]), out["zone"])
+        if out["zone"].isna().all():
+            raise InputError(f"no commune of region {self.name!r} is in the zones given "
+                             f"(first code there: {zones['code_commune'].iloc[0]!r})",
+                             column="code_commune")
+        return out
 
     # ------------------------------------------------------------------ basics
     @property

@@ -411,6 +411,8 @@ def write_report(
     year: int | None = None,
     already_in_deficit: pd.DataFrame | None = None,
     backtest=None,
+    zones: pd.DataFrame | None = None,
+    zones_forecast: pd.DataFrame | None = None,
 ) -> Path:
     """Write the run's report as one self-contained HTML page.
 
@@ -459,6 +461,10 @@ def write_report(
         :meth:`scenarios.Forecast.already_in_deficit`.
     backtest : scenarios.backtest.Backtest, optional
         Adds the backtest section.
+    zones : pandas.DataFrame, optional
+        :func:`engine.tables.zones_table` (the zones section; map ``"zones"`` in ``maps``).
+    zones_forecast : pandas.DataFrame, optional
+        :func:`engine.tables.zones_forecast_table`.
 
     Returns
     -------
@@ -526,6 +532,26 @@ def write_report(
                          "last": fmt_dec(r.apl_median_last_year), "pop": fmt_int(r.pop_totale)}
                         for r in ad.head(limit).itertuples(index=False)]
         already_more = max(0, len(ad) - limit)
+    zone_html = None
+    if zones is not None and len(zones):
+        zt = pd.DataFrame(zones)[["zone_nom", "communes", "pop_totale", "apl", "classe",
+                                  "communes_deficit", "pop_deficit", "share_deficit"]].rename(
+            columns={"zone_nom": "Zone", "communes_deficit": "Communes en déficit",
+                     "pop_deficit": "Habitants en commune en déficit",
+                     "share_deficit": "Part en déficit"})
+        if zones_forecast is not None and len(zones_forecast):
+            zf = pd.DataFrame(zones_forecast)
+            last = zf[zf["year"] == zf["year"].max()].set_index("zone")
+            key = pd.DataFrame(zones)["zone"].to_numpy()
+            zt[f"APL médian {int(zf['year'].max())}"] = last["apl_median"].reindex(key).to_numpy()
+            zt[f"Part en déficit {int(zf['year'].max())}"] = (
+                last["share_deficit_mean"].reindex(key).to_numpy())
+            crossing = zf.groupby("zone").apply(
+                lambda g: g.loc[g["apl_median"] < prof.zoning.deficit_threshold, "year"].min(),
+                include_groups=False)
+            zt["Année de passage sous le seuil"] = [
+                "–" if pd.isna(y) else str(int(y)) for y in crossing.reindex(key)]
+        zone_html = _table(zt, prof, table_id="zones-table", max_rows=max_rows)
     practitioners = None
     if baseline is not None:
         listed = int((~baseline.slot_unlisted).sum())
@@ -556,7 +582,8 @@ def write_report(
         scenario_name=scenario_name, generated=now.strftime("%d/%m/%Y"),
         today=today, final=_headline_final(forecast_summary), new_count=new_count,
         gps=_gps(forecast_summary), maps={"apl": uris.get("apl"), "forecast": uris.get("forecast")},
-        extra_maps=[(k, v) for k, v in uris.items() if k not in ("apl", "forecast")],
+        extra_maps=[(k, v) for k, v in uris.items() if k not in ("apl", "forecast", "zones")],
+        zones_map=uris.get("zones"),
         by_class=by_class, totals=totals,
         zoning_table=(_zoning_table(zoning_summary, prof)
                       if zoning_summary is not None and len(zoning_summary) else None),
@@ -567,6 +594,7 @@ def write_report(
         already_count=fmt_int(len(already_in_deficit)) if already_in_deficit is not None else None,
         check=_check_view(model_check, prof) if model_check else None,
         backtest=_backtest_view(backtest, prof) if backtest is not None else None,
+        zones=zone_html, zones_count=fmt_int(len(zones)) if zones is not None else None,
         hide_current=communes is None,
     )
     path = Path(path)

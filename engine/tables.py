@@ -21,6 +21,8 @@ __all__ = [
     "practitioner_isochrones",
     "practitioner_points",
     "with_forecast",
+    "zones_forecast_table",
+    "zones_table",
     "zoning_table",
 ]
 
@@ -248,4 +250,27 @@ def with_forecast(table, fc):
     out["apl_forecast_p90"] = out["code_commune"].map(last["apl_p90"])
     out["p_deficit_forecast"] = out["code_commune"].map(last["p_deficit"])
     out["annee_deficit"] = out["code_commune"].map(fc.crossing_year())
+    return out
+
+
+def zones_table(region: Region, baseline) -> pd.DataFrame | None:
+    """The region's zones today (see :func:`engine.apl.zone_table`), or ``None`` without zones."""
+    from engine.apl import zone_table
+
+    if region.zones is None:
+        return None
+    weights = (region.communes["pop_standardisee"] if "pop_standardisee" in region.communes
+               else region.communes["pop_totale"])
+    return zone_table(baseline.apl, region.population, weights.to_numpy(),
+                      region.zones["zone"].to_numpy(), names=region.zones["zone_nom"].to_numpy(),
+                      profession=region.profession)
+
+
+def zones_forecast_table(fc) -> pd.DataFrame | None:
+    """``zones_forecast.csv``: per zone and year, with the first year its median APL is in
+    deficit (``annee_deficit``)."""
+    if fc.zones is None:
+        return None
+    out = fc.zones.copy()
+    out["annee_deficit"] = out["zone"].map(fc.zone_crossing_year())
     return out

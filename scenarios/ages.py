@@ -206,12 +206,6 @@ def pyramid_senior_share(profession: str | Profession = "gp") -> float:
     return float(sum(share for lo, _, share in prof.age_pyramid if lo > prof.variant_max_age))
 
 
-def has_ages(region) -> bool:
-    """Whether the region's roster gives every practitioner an age."""
-    p = region.practitioners
-    return "age" in p and bool(pd.to_numeric(p["age"], errors="coerce").notna().all())
-
-
 def ages_from_roster(practitioners: pd.DataFrame, year: int) -> np.ndarray:
     """Ages in ``year`` from a roster's ``age`` and/or ``birth_year`` column.
 

@@ -73,6 +73,8 @@ class Baseline:
         Probability of being over the variant age, for slots of unknown age.
     slot_unlisted : numpy.ndarray of bool
         True for practitioners the calibration added where the roster lists none.
+    slot_practitioner : numpy.ndarray of int
+        Row of the region's roster of each listed slot (-1 for unlisted ones).
     fit : SupplyFit or None
         The calibration (official baseline).
     official_young : numpy.ndarray or None
@@ -93,6 +95,7 @@ class Baseline:
     slot_age: np.ndarray
     slot_senior_probability: np.ndarray
     slot_unlisted: np.ndarray
+    slot_practitioner: np.ndarray = field(default=None, repr=False)
     fit: SupplyFit | None = field(default=None, repr=False)
     official_young: np.ndarray | None = field(default=None, repr=False)
     activity_scale: float = 1.0
@@ -144,6 +147,14 @@ class Baseline:
             ages[:, unknown] = drawn.reshape(draws, len(unknown))
         return ages
 
+    def roster_ages(self, n_practitioners: int, *, seed: int = 0, profession="gp") -> np.ndarray:
+        """One draw of ages, by row of the region's roster (known ages as they are)."""
+        ages = self.ages(draws=1, seed=seed, profession=profession)[0]
+        out = np.full(n_practitioners, np.nan)
+        listed = self.slot_practitioner >= 0
+        out[self.slot_practitioner[listed]] = ages[listed]
+        return out
+
     def expected_supply(self, n_communes: int, *, years_ahead: int, retirement_age: float | None,
                         draws: int = 200, seed: int = 0, profession="gp") -> np.ndarray:
         """Expected supply per commune ``years_ahead`` after the data year if practitioners
@@ -166,15 +177,21 @@ class Baseline:
 
 
 def _roster(region):
-    """Commune, counted activity, known age (NaN) of each listed practitioner."""
-    from scenarios.ages import has_ages
+    """Commune, counted activity, known age (NaN where unknown) of each listed practitioner.
 
+    Ages flagged ``age_imputed`` (as ``apl data export`` writes the ages it drew) are unknown.
+    """
     commune = np.asarray(region.practitioner_commune, dtype=np.int64)
     activity = region.practitioner_activity()
-    if has_ages(region):
-        age = ages_from_roster(region.practitioners, region.year).astype(np.float64)
-    else:
-        age = np.full(len(commune), np.nan)
+    p = region.practitioners
+    age = np.full(len(commune), np.nan)
+    if "age" in p or "birth_year" in p:
+        given = pd.to_numeric(p["age"], errors="coerce") if "age" in p else None
+        known = (given.notna() if given is not None else pd.Series(True, index=p.index))
+        if "age_imputed" in p:
+            known &= ~p["age_imputed"].fillna(False).astype(bool)
+        if known.any():
+            age[known.to_numpy()] = ages_from_roster(p[known], region.year).astype(np.float64)
     return commune, activity, age
 
 
@@ -200,7 +217,8 @@ def model_baseline(region) -> Baseline:
     return Baseline(kind="model", year=region.year, apl=model, model_apl=model,
                     fitted_apl=model, correction=Correction.identity(n), slot_commune=commune,
                     slot_activity=activity, slot_age=age, slot_senior_probability=p_senior,
-                    slot_unlisted=np.zeros(len(commune), dtype=bool))
+                    slot_unlisted=np.zeros(len(commune), dtype=bool),
+                    slot_practitioner=np.arange(len(commune)))
 
 
 def _official(region) -> tuple[np.ndarray, np.ndarray | None]:
@@ -263,8 +281,10 @@ def official_baseline(region, *, regularisation: float | None = None, folds: int
     total, senior = fit.total, fit.senior
     share = fit.senior_share if young is not None else np.full(n, pyramid_senior_share(prof))
     slot_commune, slot_activity, slot_age, slot_p, slot_unlisted = [], [], [], [], []
+    slot_row = []
 
-    def add(j, act, a, p, unlisted):
+    def add(j, act, a, p, unlisted, rows):
+        slot_row.append(np.asarray(rows, dtype=np.int64))
         slot_commune.append(np.full(len(act), j, dtype=np.int64))
         slot_activity.append(np.asarray(act, dtype=np.float64))
         slot_age.append(np.asarray(a, dtype=np.float64))
@@ -285,22 +305,25 @@ def official_baseline(region, *, regularisation: float | None = None, folds: int
                 base = activity[members]
                 weights = base / base.sum() if base.sum() > 0 else np.full(len(members),
                                                                           1.0 / len(members))
-                add(j, supply * weights, age[members], np.full(len(members), p), False)
+                add(j, supply * weights, age[members], np.full(len(members), p), False, members)
             elif supply > _MIN_UNLISTED * unit_scaled:
                 k = max(1, int(round(supply / unit_scaled)))
-                add(j, np.full(k, supply / k), np.full(k, np.nan), np.full(k, p), True)
+                add(j, np.full(k, supply / k), np.full(k, np.nan), np.full(k, p), True,
+                    np.full(k, -1))
     slot_commune = np.concatenate(slot_commune) if slot_commune else np.zeros(0, np.int64)
     slot_activity = np.concatenate(slot_activity) if slot_activity else np.zeros(0)
     slot_age = np.concatenate(slot_age) if slot_age else np.zeros(0)
     slot_p = np.concatenate(slot_p) if slot_p else np.zeros(0)
     slot_unlisted = np.concatenate(slot_unlisted) if slot_unlisted else np.zeros(0, bool)
+    slot_row = np.concatenate(slot_row) if slot_row else np.zeros(0, np.int64)
     # The correction is computed on the slots' own supply, so that year 0 is exact.
     fitted = np.asarray(catchment_operator(region.weights, region.demand)
                         @ supply_by_commune(slot_commune, slot_activity, n))
     return Baseline(kind="official", year=region.year, apl=apl, model_apl=region.apl(),
                     fitted_apl=fitted, correction=correction(fitted, apl),
                     slot_commune=slot_commune, slot_activity=slot_activity, slot_age=slot_age,
-                    slot_senior_probability=slot_p, slot_unlisted=slot_unlisted, fit=fit,
+                    slot_senior_probability=slot_p, slot_unlisted=slot_unlisted,
+                    slot_practitioner=slot_row, fit=fit,
                     official_young=young, activity_scale=fit.total_scale)
 
 

@@ -30,7 +30,14 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from engine.apl import Catchment, bounded_activity, class_index, supply_by_commune
+from engine.apl import (
+    Catchment,
+    bounded_activity,
+    class_index,
+    supply_by_commune,
+    zone_apl,
+    zone_indicator,
+)
 from engine.errors import InputError
 from scenarios.baseline import Baseline
 from scenarios.baseline import baseline as make_baseline
@@ -66,6 +73,12 @@ class Forecast:
     draws, seed : int
         Monte Carlo settings.
     profession : engine.apl.Profession
+    zones : pandas.DataFrame or None
+        When the region has zones: one row per zone and year, ``zone``, ``zone_nom``,
+        ``year``, ``apl_mean``, ``apl_median``, ``apl_p10``, ``apl_p90`` (the zone's APL, its
+        communes' weighted by standardised population, over draws), ``p_deficit`` (share of
+        draws where the zone's APL is under the threshold), ``share_deficit_mean`` (share of
+        the zone's population living in a commune in deficit), ``classe``.
     pop_deficit_draws : numpy.ndarray
         ``(years, draws)`` population in deficit in each draw (year 0: every draw equal).
     supply_mean : numpy.ndarray
@@ -85,6 +98,7 @@ class Forecast:
     pop_deficit_draws: np.ndarray = field(repr=False)
     supply_mean: np.ndarray = field(repr=False, default=None)
     population: np.ndarray = field(repr=False, default=None)
+    zones: pd.DataFrame | None = field(repr=False, default=None)
 
     def supply_in(self, year: int) -> np.ndarray:
         """Mean supply per commune in ``year`` (a starting point for the optimizer)."""
@@ -133,6 +147,15 @@ class Forecast:
         return df.sort_values(["pop_totale", "apl_year0"], ascending=[False, True],
                               kind="stable").reset_index(drop=True)
 
+    def zone_crossing_year(self) -> pd.Series:
+        """First year each zone's median APL is under the deficit threshold (NaN never),
+        indexed by ``zone``; empty without zones."""
+        if self.zones is None:
+            return pd.Series(dtype="Int64")
+        under = self.zones[self.zones["apl_median"] < self._threshold()]
+        first = under.groupby("zone")["year"].min()
+        return first.reindex(self.zones["zone"].drop_duplicates().to_numpy()).astype("Int64")
+
     def crossing_year(self) -> pd.Series:
         """First year each commune's median APL is under the deficit threshold (NaN never),
         year 0 included, indexed by ``code_commune``."""
@@ -140,7 +163,7 @@ class Forecast:
         under = self.communes[self.communes["apl_median"] < thr]
         first = under.groupby("code_commune")["year"].min()
         codes = self.communes["code_commune"].drop_duplicates()
-        return first.reindex(codes.to_numpy()).astype("Float64")
+        return first.reindex(codes.to_numpy()).astype("Int64")
 
 
 def _oldest(active: np.ndarray, age: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -295,6 +318,11 @@ def forecast(
     pop_deficit = np.zeros((n_years, draws))
     supply_sum = np.zeros((n_years, n))
     active_sum = np.zeros(n_years)
+    zone_labels, zone_ind = (zone_indicator(region.zones["zone"].to_numpy())
+                             if region.zones is not None else (None, None))
+    zone_values: list[list[np.ndarray]] = [[] for _ in range(n_years)]
+    zone_pop_share = None if zone_ind is None else np.zeros((n_years, zone_ind.shape[0]))
+    zone_pop = None if zone_ind is None else zone_ind @ pop_total
 
     # Year 0, observed.
     apl0 = np.asarray(base.apl, dtype=np.float64)
@@ -351,6 +379,13 @@ def forecast(
             apl_sum[t] += apl.sum(axis=1)
             below[t] += deficit.sum(axis=1)
             values[t].append(apl)
+            if zone_ind is not None:
+                zone_values[t].append(zone_apl(apl, region.demand, zone_ind))
+                zone_pop_share[t] += np.divide(
+                    zone_ind @ (population_for(year)[:, None] * deficit),
+                    (zone_ind @ population_for(year))[:, None],
+                    out=np.zeros((len(zone_labels), m)),
+                    where=(zone_ind @ population_for(year))[:, None] > 0).sum(axis=1)
             pop_deficit[t, lo:hi] = population_for(year) @ deficit
             supply_sum[t] += supply[:n].sum(axis=1)
             active_sum[t] += float(active.sum())
@@ -386,9 +421,33 @@ def forecast(
             "communes_deficit": int(under.sum()), "communes_new_deficit": new,
             "active_practitioners_mean": active_sum[t] / draws,
         })
+    zone_frame = None
+    if zone_ind is not None:
+        names = region.zones.drop_duplicates("zone").set_index("zone")["zone_nom"]
+        zone0 = zone_apl(apl0, region.demand, zone_ind)
+        share0 = np.divide(zone_ind @ (pop_total * deficit0), zone_pop,
+                           out=np.zeros(len(zone_labels)), where=zone_pop > 0)
+        parts = []
+        for t, year in enumerate(years):
+            if t == 0:
+                mean = q10 = median = q90 = zone0
+                p_def = (class_index(zone0, profession=prof) == 0).astype(np.float64)
+                share = share0
+            else:
+                allz = np.concatenate(zone_values[t], axis=1)
+                q10, median, q90 = np.quantile(allz, [0.1, 0.5, 0.9], axis=1)
+                mean = allz.mean(axis=1)
+                p_def = (class_index(allz, profession=prof) == 0).mean(axis=1)
+                share = zone_pop_share[t] / draws
+            parts.append(pd.DataFrame({
+                "zone": zone_labels, "zone_nom": names.reindex(zone_labels).to_numpy(),
+                "year": year, "apl_mean": mean, "apl_median": median, "apl_p10": q10,
+                "apl_p90": q90, "p_deficit": p_def, "share_deficit_mean": share,
+                "classe": codes[class_index(median, profession=prof)]}))
+        zone_frame = pd.concat(parts, ignore_index=True)
     return Forecast(
         communes=pd.concat(rows, ignore_index=True), summary=pd.DataFrame(summary),
         baseline=base, scenario=scenario, years=years, draws=int(draws), seed=int(seed),
         profession=prof, pop_deficit_draws=pop_deficit, supply_mean=supply_sum / draws,
-        population=pop_total,
+        population=pop_total, zones=zone_frame,
     )

@@ -93,6 +93,8 @@ from engine.apl.zoning import (
     classify,
     departement_of,
     select_under_cap,
+    zone_apl,
+    zone_indicator,
     zone_table,
     zoning_summary,
 )
@@ -156,6 +158,8 @@ __all__ = [
     "travel_minutes",
     "two_step_fca",
     "weighted_quantile",
+    "zone_apl",
+    "zone_indicator",
     "zone_table",
     "zoning_summary",
 ]
