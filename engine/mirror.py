@@ -467,6 +467,23 @@ def corsica_inputs(mirror: str | os.PathLike | None = None, year: int = 2022
     return communes, gps
 
 
+def _sources(spec: dict, prof: Profession, year: int) -> dict:
+    """Where each part of an embedded region comes from, in words (for the report)."""
+    origins = manifest().get("sources", {})
+    files = _files(spec, prof)
+
+    def origin(key: str) -> str:
+        rel = files.get(key)
+        return origins.get(rel, {}).get("origin", rel or "") if rel else ""
+
+    out = {"network": origin("network"), "communes": origin("communes"),
+           "populations": f"{origin('populations')} ({year})",
+           "practitioners": f"{origin('practitioners')}, codes {', '.join(prof.bpe_codes)}"}
+    if "official" in files:
+        out["official"] = f"{origin('official')} ({year})"
+    return out
+
+
 def _source_stamp(root: Path, files: dict[str, str]) -> dict:
     """Size and modification time of each source file, to know when a bundle is stale."""
     out = {}
@@ -585,6 +602,7 @@ def load_region(name: str = "corse", *, mirror: str | os.PathLike | None = None,
             if region is not None:
                 region.polygons = _mirror_file_or_none(spec.get("polygons"), root)
                 region.client = client
+                region.sources = _sources(spec, prof, int(year))
                 return region
     if root is None:
         root = settings.data_mirror(required=True)
@@ -605,7 +623,8 @@ def load_region(name: str = "corse", *, mirror: str | os.PathLike | None = None,
     step(2)
     region = Region(name=name, network=network, communes=communes, practitioners=practitioners,
                     official=official, year=year, profession=prof, client=client,
-                    polygons=_mirror_file_or_none(spec.get("polygons"), root))
+                    polygons=_mirror_file_or_none(spec.get("polygons"), root),
+                    sources=_sources(spec, prof, year))
     region.commune_times()
     step(3)
     if cache:
