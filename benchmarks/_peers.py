@@ -1,0 +1,316 @@
+"""Adapters for the routing peers of ``bench_peers.py`` (imported as ``_peers``).
+
+Every adapter is built from the engine's own CSR arrays (``indptr``, ``indices``,
+``travel_time_s``), so each peer routes the same directed graph with the same weights.
+Building it (graph object, contraction hierarchy, CCH order and customization) is the
+peer's preprocessing and is timed apart from its queries. ``run`` is the timed query; it
+returns the peer's native answer, which ``to_seconds`` turns, untimed, into a dense
+``(len(origins), len(destinations))`` array of seconds with ``inf`` beyond the bound.
+
+Two peers do not route on float64 seconds, and their answers are checked with a bound
+on the rounding (:func:`rounding_tolerance`):
+
+pandana
+    Multiplies each weight by 1000 and stores it as an integer (truncation: every edge
+    loses less than 1 ms) and returns float32 distances.
+RoutingKit (``pyroutingkit``)
+    Takes uint32 weights: this benchmark gives it milliseconds, rounded to the nearest
+    (every edge off by at most 0.5 ms).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+#: Absolute slack for float32 outputs (pandana): 2**-24 of 20,000 s is 1.2 ms.
+FLOAT32_SLACK_S = 2e-3
+
+
+def edge_list(net) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(tail, head, travel_time_s)`` of every directed edge, in CSR order."""
+    tail = np.repeat(np.arange(net.n_nodes, dtype=np.int64), np.diff(net.indptr))
+    return tail, net.indices.astype(np.int64), np.asarray(net.travel_time_s, dtype=np.float64)
+
+
+def rounding_tolerance(seconds, eps_per_edge: float, min_edge_s: float) -> np.ndarray:
+    """Largest possible gap between exact times and times on edges off by ``eps_per_edge``.
+
+    A path of ``h`` edges gains or loses at most ``h * eps``; every edge takes at least
+    ``min_edge_s`` exactly, hence at least ``min_edge_s - eps`` rounded, so a path whose
+    rounded time is ``d`` has ``h <= d / (min_edge_s - eps)`` edges. The gap is therefore at
+    most ``eps * d / (min_edge_s - eps)`` (plus float32 slack), whichever of the two paths
+    (exact or rounded shortest) is the longer.
+    """
+    return eps_per_edge * np.asarray(seconds) / (min_edge_s - eps_per_edge) + FLOAT32_SLACK_S
+
+
+@dataclass
+class Peer:
+    """One peer library, built on one network."""
+
+    name: str
+    package: str
+    version: str
+    api: str
+    bounded: bool
+    threads: str
+    eps_per_edge: float = 0.0  # 0: float64 weights, answers must be identical
+    weights: str = "float64 seconds (the engine's)"
+    preprocess_s: dict[str, float] = field(default_factory=dict)
+    n_nodes: int = 0
+
+    def run(self, origins: np.ndarray, destinations: np.ndarray | None, limit_s: float) -> Any:
+        raise NotImplementedError
+
+    def to_seconds(self, native: Any, origins: np.ndarray, destinations: np.ndarray | None,
+                   limit_s: float) -> np.ndarray:
+        raise NotImplementedError
+
+    def info(self) -> dict[str, Any]:
+        return {"peer_package": self.package, "peer_version": self.version,
+                "peer_api": self.api, "peer_bounded": self.bounded,
+                "peer_threads": self.threads, "peer_weights": self.weights,
+                "preprocess_s": dict(self.preprocess_s),
+                "preprocess_total_s": float(sum(self.preprocess_s.values()))}
+
+    def _columns(self, destinations: np.ndarray | None) -> np.ndarray:
+        """Column of each node in the output (-1: not a destination)."""
+        if destinations is None:
+            return np.arange(self.n_nodes)
+        col = np.full(self.n_nodes, -1, dtype=np.int64)
+        col[destinations] = np.arange(len(destinations))
+        return col
+
+
+def _bound(d: np.ndarray, limit_s: float) -> np.ndarray:
+    d = np.asarray(d, dtype=np.float64)
+    d[~(d <= limit_s)] = np.inf
+    return d
+
+
+def _timed(fn, *args) -> tuple[float, Any]:
+    t0 = time.perf_counter()
+    out = fn(*args)
+    return time.perf_counter() - t0, out
+
+
+# --------------------------------------------------------------------------- pandana
+
+
+class Pandana(Peer):
+    """pandana's contraction hierarchy: ``nodes_in_range`` (bounded, parallel)."""
+
+    def __init__(self, net):
+        import pandana
+        import pandas as pd
+
+        super().__init__(
+            name="pandana CH nodes_in_range", package="pandana", version=pandana.__version__,
+            api="Network(...).nodes_in_range(origins, limit)", bounded=True,
+            threads="OpenMP, all cores", eps_per_edge=1e-3,
+            weights="float64 seconds, stored by pandana as int(1000 * w) (truncated to 1 ms)",
+            n_nodes=net.n_nodes)
+        tail, head, w = edge_list(net)
+        self.preprocess_s["contraction hierarchy"], self.net = _timed(
+            pandana.Network, pd.Series(net.lon), pd.Series(net.lat), pd.Series(tail),
+            pd.Series(head), pd.DataFrame({"travel_time_s": w}), False)
+
+    def run(self, origins, destinations, limit_s):
+        return self.net.nodes_in_range(np.asarray(origins, dtype=np.int64), float(limit_s))
+
+    def to_seconds(self, native, origins, destinations, limit_s):
+        col = self._columns(destinations)
+        row = np.full(self.n_nodes, -1, dtype=np.int64)
+        row[origins] = np.arange(len(origins))  # distinct origins only
+        src = native["source"].to_numpy()
+        c = col[native["destination"].to_numpy()]
+        keep = c >= 0
+        out = np.full((len(origins), len(col) if destinations is None else len(destinations)),
+                      np.inf)
+        out[row[src[keep]], c[keep]] = native.iloc[:, 2].to_numpy()[keep]
+        return _bound(out, limit_s)
+
+
+# --------------------------------------------------------------------------- RoutingKit
+
+
+class RoutingKitCCH(Peer):
+    """RoutingKit's customizable contraction hierarchy through ``pyroutingkit``."""
+
+    def __init__(self, net):
+        import pyroutingkit as rk
+
+        super().__init__(
+            name="RoutingKit CCH many_to_many", package="pyroutingkit",
+            version=importlib.metadata.version("pyroutingkit"),
+            api="CCHMetric.distances_many_to_many(origins, destinations)", bounded=False,
+            threads=f"library default (OpenMP build: {rk.HAS_OPENMP})", eps_per_edge=5e-4,
+            weights="uint32 milliseconds, rounded to nearest (<= 0.5 ms per edge)",
+            n_nodes=net.n_nodes)
+        self.inf = rk.INF_WEIGHT
+        tail, head, w = edge_list(net)
+        ms = np.rint(w * 1000.0)
+        if ms.max() * 2 > self.inf:
+            raise ValueError("edge times too long for RoutingKit's uint32 milliseconds")
+        topo = rk.CCHTopology()
+        self.preprocess_s["CCH order + contraction (topology)"], _ = _timed(
+            topo.build, tail.astype(np.uint32), head.astype(np.uint32),
+            net.lat.astype(np.float32), net.lon.astype(np.float32), net.n_nodes)
+        self.metric = rk.CCHMetric(topo)
+        self.topology = topo
+        self.preprocess_s["customization (weights)"], _ = _timed(
+            self.metric.customize, ms.astype(np.uint32))
+        self.all_nodes = np.arange(net.n_nodes, dtype=np.uint32)
+
+    def run(self, origins, destinations, limit_s):
+        dst = self.all_nodes if destinations is None else destinations.astype(np.uint32)
+        return self.metric.distances_many_to_many(origins.astype(np.uint32), dst)
+
+    def to_seconds(self, native, origins, destinations, limit_s):
+        d = np.where(native >= self.inf, np.inf, native / 1000.0)
+        return _bound(d, limit_s)
+
+
+# --------------------------------------------------------------------------- networkit
+
+
+class Networkit(Peer):
+    """networkit's ``SPSP`` (Dijkstra from each source, parallel over sources)."""
+
+    def __init__(self, net):
+        import networkit as nk
+
+        super().__init__(
+            name="networkit SPSP (no cutoff)", package="networkit", version=nk.__version__,
+            api="distance.SPSP(G, origins[, destinations]).run().getDistances()",
+            bounded=False, threads=f"OpenMP, {nk.getMaxNumberOfThreads()}", n_nodes=net.n_nodes)
+        self.nk = nk
+        tail, head, w = edge_list(net)
+
+        def build():
+            g = nk.Graph(net.n_nodes, weighted=True, directed=True)
+            g.addEdges((w, (tail.astype(np.uint64), head.astype(np.uint64))))
+            return g
+
+        self.preprocess_s["graph build"], self.graph = _timed(build)
+
+    def run(self, origins, destinations, limit_s):
+        args = [origins.tolist()] if destinations is None else [origins.tolist(),
+                                                                 destinations.tolist()]
+        sp = self.nk.distance.SPSP(self.graph, *args)
+        sp.run()
+        return sp.getDistances()
+
+    def to_seconds(self, native, origins, destinations, limit_s):
+        # networkit marks unreached nodes with the largest double.
+        d = np.asarray(native, dtype=np.float64)
+        d[d >= np.finfo(np.float64).max] = np.inf
+        return _bound(d, limit_s)
+
+
+# --------------------------------------------------------------------------- rustworkx
+
+
+class Rustworkx(Peer):
+    """rustworkx's single-source Dijkstra, one call per origin."""
+
+    def __init__(self, net):
+        import rustworkx as rx
+
+        super().__init__(
+            name="rustworkx dijkstra (no cutoff)", package="rustworkx", version=rx.__version__,
+            api="digraph_dijkstra_shortest_path_lengths(g, s, edge_cost_fn=float) per origin",
+            bounded=False, threads="1 (one call per origin; the cost function is Python)",
+            n_nodes=net.n_nodes)
+        self.rx = rx
+        tail, head, w = edge_list(net)
+
+        def build():
+            g = rx.PyDiGraph()
+            g.add_nodes_from(range(net.n_nodes))
+            g.add_edges_from(list(zip(tail.tolist(), head.tolist(), w.tolist(), strict=True)))
+            return g
+
+        self.preprocess_s["graph build"], self.graph = _timed(build)
+
+    def run(self, origins, destinations, limit_s):
+        f = self.rx.digraph_dijkstra_shortest_path_lengths
+        return [f(self.graph, int(s), edge_cost_fn=float) for s in origins]
+
+    def to_seconds(self, native, origins, destinations, limit_s):
+        col = self._columns(destinations)
+        out = np.full((len(origins), self.n_nodes if destinations is None else len(destinations)),
+                      np.inf)
+        for i, (s, lengths) in enumerate(zip(origins, native, strict=True)):
+            nodes = np.fromiter(lengths.keys(), np.int64, len(lengths))
+            times = np.fromiter(lengths.values(), np.float64, len(lengths))
+            c = col[nodes]
+            out[i, c[c >= 0]] = times[c >= 0]
+            if col[s] >= 0:
+                out[i, col[s]] = 0.0  # rustworkx leaves the source out
+        return _bound(out, limit_s)
+
+
+PEERS: dict[str, type[Peer]] = {
+    "pandana": Pandana, "routingkit": RoutingKitCCH, "networkit": Networkit,
+    "rustworkx": Rustworkx,
+}
+MODULES = {"pandana": "pandana", "routingkit": "pyroutingkit", "networkit": "networkit",
+           "rustworkx": "rustworkx"}
+
+
+def unavailable(key: str) -> str | None:
+    """Why peer ``key`` cannot run here, or None when it can."""
+    try:
+        importlib.import_module(MODULES[key])
+    except Exception as exc:  # ImportError, or a wheel that fails to load
+        return (f"{MODULES[key]} cannot be imported ({type(exc).__name__}: {exc}); "
+                "install the peers with pip install -e '.[peers]'")
+    return None
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def compare(peer: Peer, engine_minutes: np.ndarray, peer_s: np.ndarray, limit_s: float,
+            wide_engine_s: np.ndarray | None = None, min_edge_s: float | None = None
+            ) -> dict[str, Any]:
+    """Check a peer's bounded times against the engine's; raise AssertionError if off.
+
+    Float64 peers must give the engine's times exactly (compared in minutes, the engine's
+    unit). Rounding peers are held to :func:`rounding_tolerance`, which needs
+    ``wide_engine_s``: the engine's times in seconds with a bound raised by the tolerance,
+    so that a pair the peer puts just inside the bound (and the engine just outside) is
+    still checked against the engine's exact time.
+    """
+    if peer.eps_per_edge == 0:
+        assert np.array_equal(engine_minutes, peer_s / 60.0), f"{peer.name}: times differ"
+        return {"check": "identical to the engine (float64)", "max_abs_err_s": 0.0}
+    assert wide_engine_s is not None and min_edge_s is not None
+    exact_s = engine_minutes * 60.0
+    tol_at = rounding_tolerance
+    p_in = np.isfinite(peer_s)
+    # Every pair the peer reaches: the engine reaches it too, within the tolerance.
+    assert np.isfinite(wide_engine_s[p_in]).all(), f"{peer.name}: reaches pairs the engine does not"
+    err = peer_s[p_in] - wide_engine_s[p_in]
+    tol = tol_at(np.maximum(peer_s[p_in], wide_engine_s[p_in]), peer.eps_per_edge, min_edge_s)
+    assert (np.abs(err) <= tol).all(), f"{peer.name}: error {np.abs(err).max():.4f} s > tolerance"
+    # Every pair only the engine reaches lies within the tolerance of the bound.
+    e_only = np.isfinite(exact_s) & ~p_in
+    gap = limit_s - exact_s[e_only]
+    assert (gap <= tol_at(limit_s, peer.eps_per_edge, min_edge_s)).all(), \
+        f"{peer.name}: misses a pair {gap.max():.3f} s inside the bound"
+    p_only = p_in & ~np.isfinite(exact_s)
+    return {"check": (f"within tolerance: |peer - engine| <= {peer.eps_per_edge * 1e3:g} ms x "
+                      f"edges on the path, edges <= t / ({min_edge_s:.3f} s - "
+                      f"{peer.eps_per_edge * 1e3:g} ms), + {FLOAT32_SLACK_S * 1e3:g} ms"),
+            "tolerance_at_bound_s": float(tol_at(limit_s, peer.eps_per_edge, min_edge_s)),
+            "max_abs_err_s": float(np.abs(err).max()) if err.size else 0.0,
+            "mean_err_s": float(err.mean()) if err.size else 0.0,
+            "pairs_only_engine": int(e_only.sum()), "pairs_only_peer": int(p_only.sum())}
