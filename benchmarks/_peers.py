@@ -314,3 +314,58 @@ def compare(peer: Peer, engine_minutes: np.ndarray, peer_s: np.ndarray, limit_s:
             "max_abs_err_s": float(np.abs(err).max()) if err.size else 0.0,
             "mean_err_s": float(err.mean()) if err.size else 0.0,
             "pairs_only_engine": int(e_only.sum()), "pairs_only_peer": int(p_only.sum())}
+
+
+# --------------------------------------------------------------------------- own environments
+
+
+def newer_python(minor: int = 12) -> str | None:
+    """A ``python3.<minor>`` or newer interpreter on PATH or under pyenv, or None."""
+    import glob
+    import os
+    import shutil
+
+    pyenv = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
+    for m in range(minor, 20):
+        # pyenv's own interpreters first: its shims on PATH may refuse to pick a version.
+        for path in sorted(glob.glob(f"{pyenv}/versions/3.{m}.*/bin/python")):
+            return path
+        found = shutil.which(f"python3.{m}")
+        if found and "/shims/" not in found:
+            return found
+    return None
+
+
+def peer_env(name: str, requirements: list[str], minor: int = 12) -> tuple[str | None, str]:
+    """The Python of a virtual environment holding ``requirements``, made on first use.
+
+    For a peer whose wheels need a newer Python than the project's. The environment lives
+    in ``$APL_PEER_ENVS`` (default ``~/.cache/apl-engine/peer-envs``) and is reused.
+    Returns ``(python, "")``, or ``(None, reason)`` when it cannot be set up.
+    """
+    import os
+    import subprocess
+    from pathlib import Path
+
+    root = Path(os.environ.get("APL_PEER_ENVS",
+                               Path.home() / ".cache" / "apl-engine" / "peer-envs"))
+    env = root / f"{name}-py3{minor}"
+    python = env / "bin" / "python"
+    stamp = env / ".complete"
+    if stamp.is_file():
+        return str(python), ""
+    base = newer_python(minor)
+    if base is None:
+        return None, f"no Python >= 3.{minor} found (PATH, pyenv) for {name}"
+    try:
+        subprocess.run([base, "-m", "venv", "--clear", str(env)], check=True,
+                       capture_output=True, text=True, timeout=300)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *requirements], check=True,
+                       capture_output=True, text=True, timeout=900)
+    except subprocess.CalledProcessError as exc:
+        tail = (exc.stderr or exc.stdout or "").strip().splitlines()[-1:] or ["?"]
+        return None, f"cannot install {' '.join(requirements)} for Python 3.{minor}: {tail[0]}"
+    except subprocess.TimeoutExpired:
+        return None, f"installing {' '.join(requirements)} for Python 3.{minor} timed out"
+    stamp.write_text(" ".join(requirements) + "\n")
+    return str(python), ""

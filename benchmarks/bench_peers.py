@@ -28,12 +28,15 @@ A full run::
 
 from __future__ import annotations
 
+import json
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from _harness import best_of, quick_mode, record, record_skip
-from _peers import PEERS, Peer, compare, rounding_tolerance, unavailable
+from _peers import PEERS, Peer, compare, edge_list, peer_env, rounding_tolerance, unavailable
 
 from engine.routing.matrix import travel_times
 
@@ -54,6 +57,7 @@ SUBSET = {
 # Peers whose preprocessing of a large graph is too slow for quick mode (measured here:
 # pandana's CH of the 1M grid 437 s, RoutingKit's CCH 155 s + 114 s customization).
 FULL_ONLY = {"grid": {"pandana", "routingkit"}}
+OSRM_EPS_S = 0.1  # OSRM keeps whole deciseconds per edge: 0.1 s covers rounding or truncation
 
 
 def _peer_label(peer: Peer) -> str:
@@ -171,6 +175,47 @@ def test_corsica_commune_table(benchmark, request, corse, commune_nodes, corse_p
                         origins=nodes, destinations=nodes, engine_m=m, engine_s=engine_s,
                         extra={"communes": 360, "distinct_nodes": len(nodes),
                                "engine_unbounded_s": unbounded_s})
+
+
+def test_corsica_commune_table_osrm(benchmark, request, corse, commune_nodes, tmp_path):
+    """OSRM's own CH table, in a Python 3.12 environment of its own (see ``osrm_peer.py``)."""
+    case = CASES["communes"]
+    python, reason = peer_env("osrm-bindings", ["osrm-bindings", "numpy"])
+    if python is None:
+        record_skip(case=case, peer="OSRM CH table (osrm-bindings)", reason=reason)
+    nodes = commune_nodes
+    tail, head, w = edge_list(corse)
+    graph = tmp_path / "graph.npz"
+    np.savez(graph, tail=tail, head=head, travel_time_s=w, lon=corse.lon, lat=corse.lat,
+             query=nodes)
+    proc = subprocess.run([python, str(Path(__file__).with_name("osrm_peer.py")), str(graph),
+                           str(tmp_path / "osrm"), str(_rounds(request))],
+                          capture_output=True, text=True, timeout=1800)
+    if proc.returncode != 0:
+        record_skip(case=case, peer="OSRM CH table (osrm-bindings)",
+                    reason=f"osrm_peer.py failed: {proc.stderr.strip().splitlines()[-1:]}")
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    m, engine_s = _engine(benchmark, corse, nodes, nodes)
+    peer = Peer(name="OSRM CH table", package="osrm-bindings", version=out["version"],
+                api="osrm.OSRM(algorithm='CH').Table(coordinates) (snapping included)",
+                bounded=False, threads="one request", eps_per_edge=OSRM_EPS_S,
+                weights="OSRM durations: whole deciseconds per edge", n_nodes=corse.n_nodes,
+                preprocess_s=out["preprocess_s"])
+    got = np.asarray(out["table"], dtype=np.float64)
+    got[~(got <= LIMIT_S)] = np.inf
+    min_edge = float(np.min(corse.travel_time_s))
+    tol = float(rounding_tolerance(LIMIT_S, OSRM_EPS_S, min_edge))
+    wide = travel_times(corse, nodes, nodes, max_minutes=(LIMIT_S + tol) / 60.0).to_dense() * 60
+    checked = compare(peer, m.to_dense(), got, LIMIT_S, wide, min_edge)
+    info = peer.info()
+    pre = ", ".join(f"{name} {s:.1f} s" for name, s in info["preprocess_s"].items())
+    record(benchmark, case=case, peer=f"{peer.name} {peer.version} (py{out['python']})",
+           engine_s=engine_s, peer_s=out["table_s"], target=None,
+           preprocessing=f"{pre} (not in peer s)", peer_python=out["python"],
+           note=(f"own Python {out['python']} environment; the peer has no bound: the whole "
+                 f"table, cut at 20 min afterwards; {checked['check']}, max |err| "
+                 f"{checked['max_abs_err_s']:.2f} s"),
+           **info, **checked)
 
 
 # --------------------------------------------------------------------------- large graphs
