@@ -148,7 +148,7 @@ def corse_peers(corse):
 @pytest.fixture(scope="module")
 def commune_nodes(corse) -> np.ndarray:
     """The distinct nearest nodes of Corsica's 360 communes (as ``commune_matrix`` snaps)."""
-    from engine.data import corsica_inputs
+    from engine.mirror import corsica_inputs
 
     communes, _gps = corsica_inputs()
     node, _dist = corse.snap(communes["lon"].to_numpy(), communes["lat"].to_numpy())
