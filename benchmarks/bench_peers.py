@@ -60,10 +60,6 @@ FULL_ONLY = {"grid": {"pandana", "routingkit"}}
 OSRM_EPS_S = 0.1  # OSRM keeps whole deciseconds per edge: 0.1 s covers rounding or truncation
 
 
-def _peer_label(peer: Peer) -> str:
-    return f"{peer.name} {peer.version}"
-
-
 def _build(key: str, net, case: str) -> Peer:
     reason = unavailable(key)
     if reason is not None:
@@ -83,29 +79,34 @@ def _compare_and_record(benchmark, request, *, case, key, net, peer, origins, de
     peer_sub_s, native = best_of(lambda: peer.run(sub, destinations, LIMIT_S), _rounds(request))
     got = peer.to_seconds(native, sub, destinations, LIMIT_S)
     del native
-    minutes = engine_m.to_dense()[:k]
-    wide = None
-    min_edge = float(np.min(net.travel_time_s))
-    if peer.eps_per_edge:
-        tol = float(rounding_tolerance(LIMIT_S, peer.eps_per_edge, min_edge))
-        wide = travel_times(net, sub, destinations,
-                            max_minutes=(LIMIT_S + tol) / 60.0).to_dense() * 60.0
-    checked = compare(peer, minutes, got, LIMIT_S, wide, min_edge)
-    peer_s = peer_sub_s * len(origins) / k
-    info = peer.info()
-    pre = ", ".join(f"{name} {s:.2f} s" for name, s in info["preprocess_s"].items())
     scope = ("" if k == len(origins) else
              f"timed on {k} of {len(origins)} origins, scaled x{len(origins) / k:g}; ")
+    _check_and_record(benchmark, case=case, net=net, peer=peer, origins=origins,
+                      destinations=destinations, engine_m=engine_m, got=got,
+                      engine_s=engine_s, peer_s=peer_sub_s * len(origins) / k, scope=scope,
+                      subset_origins=k, peer_subset_s=peer_sub_s, **(extra or {}))
+
+
+def _check_and_record(benchmark, *, case, net, peer, origins, destinations, engine_m, got,
+                      engine_s, peer_s, scope="", label=None, **extra) -> None:
+    """Check the peer's seconds ``got`` (its first rows of origins) and record the row."""
+    k = got.shape[0]
+    min_edge = float(np.min(net.travel_time_s))
+    wide = None
+    if peer.eps_per_edge:
+        tol = float(rounding_tolerance(LIMIT_S, peer.eps_per_edge, min_edge))
+        wide = travel_times(net, origins[:k], destinations,
+                            max_minutes=(LIMIT_S + tol) / 60.0).to_dense() * 60.0
+    checked = compare(peer, engine_m.to_dense()[:k], got, LIMIT_S, wide, min_edge)
+    info = peer.info()
+    pre = ", ".join(f"{name} {s:.2f} s" for name, s in info["preprocess_s"].items())
     bound = ("bounded at 20 min by the peer" if peer.bounded else
              "the peer has no bound: unbounded times, cut at 20 min afterwards (untimed)")
-    record(benchmark, case=CASES[case], peer=_peer_label(peer),
+    err = (f", max |err| {checked['max_abs_err_s'] * 1e3:.1f} ms" if peer.eps_per_edge else "")
+    record(benchmark, case=CASES[case], peer=label or f"{peer.name} {peer.version}",
            engine_s=engine_s, peer_s=peer_s, target=None,
-           preprocessing=f"{pre} (not in peer s)", subset_origins=k,
-           peer_subset_s=peer_sub_s, nodes=net.n_nodes, edges=net.n_edges,
-           note=f"{scope}{bound}; {checked['check']}"
-                + (f", max |err| {checked['max_abs_err_s'] * 1e3:.1f} ms"
-                   if peer.eps_per_edge else ""),
-           **info, **checked, **(extra or {}))
+           preprocessing=f"{pre} (not in peer s)", nodes=net.n_nodes, edges=net.n_edges,
+           note=f"{scope}{bound}; {checked['check']}{err}", **info, **checked, **extra)
 
 
 CASES = {
@@ -193,9 +194,11 @@ def test_corsica_commune_table_osrm(benchmark, request, corse, commune_nodes, tm
                           capture_output=True, text=True, timeout=1800)
     if proc.returncode != 0:
         record_skip(case=case, peer="OSRM CH table (osrm-bindings)",
-                    reason=f"osrm_peer.py failed: {proc.stderr.strip().splitlines()[-1:]}")
+                    reason="osrm_peer.py failed: "
+                           + (proc.stderr.strip().splitlines() or ["no output"])[-1])
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     m, engine_s = _engine(benchmark, corse, nodes, nodes)
+    unbounded_s, _ = best_of(lambda: travel_times(corse, nodes, nodes), _rounds(request))
     peer = Peer(name="OSRM CH table", package="osrm-bindings", version=out["version"],
                 api="osrm.OSRM(algorithm='CH').Table(coordinates) (snapping included)",
                 bounded=False, threads="one request", eps_per_edge=OSRM_EPS_S,
@@ -203,19 +206,11 @@ def test_corsica_commune_table_osrm(benchmark, request, corse, commune_nodes, tm
                 preprocess_s=out["preprocess_s"])
     got = np.asarray(out["table"], dtype=np.float64)
     got[~(got <= LIMIT_S)] = np.inf
-    min_edge = float(np.min(corse.travel_time_s))
-    tol = float(rounding_tolerance(LIMIT_S, OSRM_EPS_S, min_edge))
-    wide = travel_times(corse, nodes, nodes, max_minutes=(LIMIT_S + tol) / 60.0).to_dense() * 60
-    checked = compare(peer, m.to_dense(), got, LIMIT_S, wide, min_edge)
-    info = peer.info()
-    pre = ", ".join(f"{name} {s:.1f} s" for name, s in info["preprocess_s"].items())
-    record(benchmark, case=case, peer=f"{peer.name} {peer.version} (py{out['python']})",
-           engine_s=engine_s, peer_s=out["table_s"], target=None,
-           preprocessing=f"{pre} (not in peer s)", peer_python=out["python"],
-           note=(f"own Python {out['python']} environment; the peer has no bound: the whole "
-                 f"table, cut at 20 min afterwards; {checked['check']}, max |err| "
-                 f"{checked['max_abs_err_s']:.2f} s"),
-           **info, **checked)
+    _check_and_record(benchmark, case="communes", net=corse, peer=peer, origins=nodes,
+                      destinations=nodes, engine_m=m, got=got, engine_s=engine_s,
+                      peer_s=out["table_s"], label=f"{peer.name} {peer.version} "
+                      f"(py{out['python']})", scope=f"own Python {out['python']} environment; ",
+                      peer_python=out["python"], engine_unbounded_s=unbounded_s)
 
 
 # --------------------------------------------------------------------------- large graphs
