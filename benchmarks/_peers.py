@@ -23,7 +23,6 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -50,20 +49,41 @@ def rounding_tolerance(seconds, eps_per_edge: float, min_edge_s: float) -> np.nd
     return eps_per_edge * np.asarray(seconds) / (min_edge_s - eps_per_edge) + FLOAT32_SLACK_S
 
 
-@dataclass
 class Peer:
-    """One peer library, built on one network."""
+    """One peer library, built on one network: class attributes say what it is.
 
-    name: str
-    package: str
-    version: str
-    api: str
-    bounded: bool
-    threads: str
-    eps_per_edge: float = 0.0  # 0: float64 weights, answers must be identical
-    weights: str = "float64 seconds (the engine's)"
-    preprocess_s: dict[str, float] = field(default_factory=dict)
-    n_nodes: int = 0
+    ``Peer(net)`` imports ``module``, reads the installed ``package`` version and runs
+    ``_prepare(net)`` (the preprocessing, each step timed into ``preprocess_s``).
+    ``Peer(version=..., preprocess_s=...)`` describes a peer run elsewhere (OSRM).
+    """
+
+    name = ""
+    package = ""
+    module = ""
+    api = ""
+    bounded = False
+    threads = ""
+    eps_per_edge = 0.0  # 0: float64 weights, answers must be identical
+    weights = "float64 seconds (the engine's)"
+
+    def __init__(self, net=None, *, version: str | None = None,
+                 preprocess_s: dict[str, float] | None = None):
+        self.preprocess_s: dict[str, float] = dict(preprocess_s or {})
+        self.n_nodes = 0 if net is None else net.n_nodes
+        self.version = version or importlib.metadata.version(self.package)
+        if net is not None:
+            self.lib = importlib.import_module(self.module)
+            self._prepare(net)
+
+    def _prepare(self, net) -> None:
+        raise NotImplementedError
+
+    def _step(self, label: str, fn, *args) -> Any:
+        """Run one preprocessing step, adding its time to ``preprocess_s[label]``."""
+        t0 = time.perf_counter()
+        out = fn(*args)
+        self.preprocess_s[label] = self.preprocess_s.get(label, 0.0) + time.perf_counter() - t0
+        return out
 
     def run(self, origins: np.ndarray, destinations: np.ndarray | None, limit_s: float) -> Any:
         raise NotImplementedError
@@ -87,17 +107,15 @@ class Peer:
         col[destinations] = np.arange(len(destinations))
         return col
 
+    def _dense(self, origins, destinations) -> np.ndarray:
+        n = self.n_nodes if destinations is None else len(destinations)
+        return np.full((len(origins), n), np.inf)
+
 
 def _bound(d: np.ndarray, limit_s: float) -> np.ndarray:
     d = np.asarray(d, dtype=np.float64)
     d[~(d <= limit_s)] = np.inf
     return d
-
-
-def _timed(fn, *args) -> tuple[float, Any]:
-    t0 = time.perf_counter()
-    out = fn(*args)
-    return time.perf_counter() - t0, out
 
 
 # --------------------------------------------------------------------------- pandana
@@ -106,20 +124,21 @@ def _timed(fn, *args) -> tuple[float, Any]:
 class Pandana(Peer):
     """pandana's contraction hierarchy: ``nodes_in_range`` (bounded, parallel)."""
 
-    def __init__(self, net):
-        import pandana
+    name = "pandana CH nodes_in_range"
+    package = module = "pandana"
+    api = "Network(...).nodes_in_range(origins, limit)"
+    bounded = True
+    threads = "OpenMP, all cores"
+    eps_per_edge = 1e-3
+    weights = "float64 seconds, stored by pandana as int(1000 * w) (truncated to 1 ms)"
+
+    def _prepare(self, net):
         import pandas as pd
 
-        super().__init__(
-            name="pandana CH nodes_in_range", package="pandana", version=pandana.__version__,
-            api="Network(...).nodes_in_range(origins, limit)", bounded=True,
-            threads="OpenMP, all cores", eps_per_edge=1e-3,
-            weights="float64 seconds, stored by pandana as int(1000 * w) (truncated to 1 ms)",
-            n_nodes=net.n_nodes)
         tail, head, w = edge_list(net)
-        self.preprocess_s["contraction hierarchy"], self.net = _timed(
-            pandana.Network, pd.Series(net.lon), pd.Series(net.lat), pd.Series(tail),
-            pd.Series(head), pd.DataFrame({"travel_time_s": w}), False)
+        self.net = self._step(
+            "contraction hierarchy", self.lib.Network, pd.Series(net.lon), pd.Series(net.lat),
+            pd.Series(tail), pd.Series(head), pd.DataFrame({"travel_time_s": w}), False)
 
     def run(self, origins, destinations, limit_s):
         return self.net.nodes_in_range(np.asarray(origins, dtype=np.int64), float(limit_s))
@@ -131,8 +150,7 @@ class Pandana(Peer):
         src = native["source"].to_numpy()
         c = col[native["destination"].to_numpy()]
         keep = c >= 0
-        out = np.full((len(origins), len(col) if destinations is None else len(destinations)),
-                      np.inf)
+        out = self._dense(origins, destinations)
         out[row[src[keep]], c[keep]] = native.iloc[:, 2].to_numpy()[keep]
         return _bound(out, limit_s)
 
@@ -143,29 +161,26 @@ class Pandana(Peer):
 class RoutingKitCCH(Peer):
     """RoutingKit's customizable contraction hierarchy through ``pyroutingkit``."""
 
-    def __init__(self, net):
-        import pyroutingkit as rk
+    name = "RoutingKit CCH many_to_many"
+    package = module = "pyroutingkit"
+    api = "CCHMetric.distances_many_to_many(origins, destinations)"
+    threads = "library default"
+    eps_per_edge = 5e-4
+    weights = "uint32 milliseconds, rounded to nearest (<= 0.5 ms per edge)"
 
-        super().__init__(
-            name="RoutingKit CCH many_to_many", package="pyroutingkit",
-            version=importlib.metadata.version("pyroutingkit"),
-            api="CCHMetric.distances_many_to_many(origins, destinations)", bounded=False,
-            threads=f"library default (OpenMP build: {rk.HAS_OPENMP})", eps_per_edge=5e-4,
-            weights="uint32 milliseconds, rounded to nearest (<= 0.5 ms per edge)",
-            n_nodes=net.n_nodes)
+    def _prepare(self, net):
+        rk = self.lib
         self.inf = rk.INF_WEIGHT
         tail, head, w = edge_list(net)
         ms = np.rint(w * 1000.0)
         if ms.max() * 2 > self.inf:
             raise ValueError("edge times too long for RoutingKit's uint32 milliseconds")
-        topo = rk.CCHTopology()
-        self.preprocess_s["CCH order + contraction (topology)"], _ = _timed(
-            topo.build, tail.astype(np.uint32), head.astype(np.uint32),
-            net.lat.astype(np.float32), net.lon.astype(np.float32), net.n_nodes)
-        self.metric = rk.CCHMetric(topo)
-        self.topology = topo
-        self.preprocess_s["customization (weights)"], _ = _timed(
-            self.metric.customize, ms.astype(np.uint32))
+        self.topology = rk.CCHTopology()
+        self._step("CCH order + contraction (topology)", self.topology.build,
+                   tail.astype(np.uint32), head.astype(np.uint32), net.lat.astype(np.float32),
+                   net.lon.astype(np.float32), net.n_nodes)
+        self.metric = rk.CCHMetric(self.topology)
+        self._step("customization (weights)", self.metric.customize, ms.astype(np.uint32))
         self.all_nodes = np.arange(net.n_nodes, dtype=np.uint32)
 
     def run(self, origins, destinations, limit_s):
@@ -183,27 +198,21 @@ class RoutingKitCCH(Peer):
 class Networkit(Peer):
     """networkit's ``SPSP`` (Dijkstra from each source, parallel over sources)."""
 
-    def __init__(self, net):
-        import networkit as nk
+    name = "networkit SPSP (no cutoff)"
+    package = module = "networkit"
+    api = "distance.SPSP(G, origins[, destinations]).run().getDistances()"
+    threads = "OpenMP, all cores"
 
-        super().__init__(
-            name="networkit SPSP (no cutoff)", package="networkit", version=nk.__version__,
-            api="distance.SPSP(G, origins[, destinations]).run().getDistances()",
-            bounded=False, threads=f"OpenMP, {nk.getMaxNumberOfThreads()}", n_nodes=net.n_nodes)
-        self.nk = nk
+    def _prepare(self, net):
         tail, head, w = edge_list(net)
-
-        def build():
-            g = nk.Graph(net.n_nodes, weighted=True, directed=True)
-            g.addEdges((w, (tail.astype(np.uint64), head.astype(np.uint64))))
-            return g
-
-        self.preprocess_s["graph build"], self.graph = _timed(build)
+        self.graph = self._step("graph build", self.lib.Graph, net.n_nodes, True, True)
+        self._step("graph build", self.graph.addEdges,
+                   (w, (tail.astype(np.uint64), head.astype(np.uint64))))
 
     def run(self, origins, destinations, limit_s):
         args = [origins.tolist()] if destinations is None else [origins.tolist(),
                                                                  destinations.tolist()]
-        sp = self.nk.distance.SPSP(self.graph, *args)
+        sp = self.lib.distance.SPSP(self.graph, *args)
         sp.run()
         return sp.getDistances()
 
@@ -220,33 +229,25 @@ class Networkit(Peer):
 class Rustworkx(Peer):
     """rustworkx's single-source Dijkstra, one call per origin."""
 
-    def __init__(self, net):
-        import rustworkx as rx
+    name = "rustworkx dijkstra (no cutoff)"
+    package = module = "rustworkx"
+    api = "digraph_dijkstra_shortest_path_lengths(g, s, edge_cost_fn=float) per origin"
+    threads = "1 (one call per origin; the cost function is Python)"
 
-        super().__init__(
-            name="rustworkx dijkstra (no cutoff)", package="rustworkx", version=rx.__version__,
-            api="digraph_dijkstra_shortest_path_lengths(g, s, edge_cost_fn=float) per origin",
-            bounded=False, threads="1 (one call per origin; the cost function is Python)",
-            n_nodes=net.n_nodes)
-        self.rx = rx
+    def _prepare(self, net):
         tail, head, w = edge_list(net)
-
-        def build():
-            g = rx.PyDiGraph()
-            g.add_nodes_from(range(net.n_nodes))
-            g.add_edges_from(list(zip(tail.tolist(), head.tolist(), w.tolist(), strict=True)))
-            return g
-
-        self.preprocess_s["graph build"], self.graph = _timed(build)
+        self.graph = self.lib.PyDiGraph()
+        self._step("graph build", self.graph.add_nodes_from, range(net.n_nodes))
+        self._step("graph build", self.graph.add_edges_from,
+                   list(zip(tail.tolist(), head.tolist(), w.tolist(), strict=True)))
 
     def run(self, origins, destinations, limit_s):
-        f = self.rx.digraph_dijkstra_shortest_path_lengths
+        f = self.lib.digraph_dijkstra_shortest_path_lengths
         return [f(self.graph, int(s), edge_cost_fn=float) for s in origins]
 
     def to_seconds(self, native, origins, destinations, limit_s):
         col = self._columns(destinations)
-        out = np.full((len(origins), self.n_nodes if destinations is None else len(destinations)),
-                      np.inf)
+        out = self._dense(origins, destinations)
         for i, (s, lengths) in enumerate(zip(origins, native, strict=True)):
             nodes = np.fromiter(lengths.keys(), np.int64, len(lengths))
             times = np.fromiter(lengths.values(), np.float64, len(lengths))
@@ -257,20 +258,30 @@ class Rustworkx(Peer):
         return _bound(out, limit_s)
 
 
+class OsrmTable(Peer):
+    """OSRM's CH table, run by ``osrm_peer.py`` in its own Python: described, not built."""
+
+    name = "OSRM CH table"
+    package = "osrm-bindings"
+    api = "osrm.OSRM(algorithm='CH').Table(coordinates) (snapping included)"
+    threads = "one request"
+    eps_per_edge = 0.1  # whole deciseconds per edge: 0.1 s covers rounding or truncation
+    weights = "OSRM durations: whole deciseconds per edge"
+
+
 PEERS: dict[str, type[Peer]] = {
     "pandana": Pandana, "routingkit": RoutingKitCCH, "networkit": Networkit,
     "rustworkx": Rustworkx,
 }
-MODULES = {"pandana": "pandana", "routingkit": "pyroutingkit", "networkit": "networkit",
-           "rustworkx": "rustworkx"}
 
 
 def unavailable(key: str) -> str | None:
     """Why peer ``key`` cannot run here, or None when it can."""
+    module = PEERS[key].module
     try:
-        importlib.import_module(MODULES[key])
+        importlib.import_module(module)
     except Exception as exc:  # ImportError, or a wheel that fails to load
-        return (f"{MODULES[key]} cannot be imported ({type(exc).__name__}: {exc}); "
+        return (f"{module} cannot be imported ({type(exc).__name__}: {exc}); "
                 "install the peers with pip install -e '.[peers]'")
     return None
 

@@ -36,7 +36,16 @@ from typing import Any
 import numpy as np
 import pytest
 from _harness import best_of, quick_mode, record, record_skip
-from _peers import PEERS, Peer, compare, edge_list, peer_env, rounding_tolerance, unavailable
+from _peers import (
+    PEERS,
+    OsrmTable,
+    Peer,
+    compare,
+    edge_list,
+    peer_env,
+    rounding_tolerance,
+    unavailable,
+)
 
 from engine.routing.matrix import travel_times
 
@@ -57,7 +66,6 @@ SUBSET = {
 # Peers whose preprocessing of a large graph is too slow for quick mode (measured here:
 # pandana's CH of the 1M grid 437 s, RoutingKit's CCH 155 s + 114 s customization).
 FULL_ONLY = {"grid": {"pandana", "routingkit"}}
-OSRM_EPS_S = 0.1  # OSRM keeps whole deciseconds per edge: 0.1 s covers rounding or truncation
 
 
 def _build(key: str, net, case: str) -> Peer:
@@ -199,11 +207,7 @@ def test_corsica_commune_table_osrm(benchmark, request, corse, commune_nodes, tm
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     m, engine_s = _engine(benchmark, corse, nodes, nodes)
     unbounded_s, _ = best_of(lambda: travel_times(corse, nodes, nodes), _rounds(request))
-    peer = Peer(name="OSRM CH table", package="osrm-bindings", version=out["version"],
-                api="osrm.OSRM(algorithm='CH').Table(coordinates) (snapping included)",
-                bounded=False, threads="one request", eps_per_edge=OSRM_EPS_S,
-                weights="OSRM durations: whole deciseconds per edge", n_nodes=corse.n_nodes,
-                preprocess_s=out["preprocess_s"])
+    peer = OsrmTable(version=out["version"], preprocess_s=out["preprocess_s"])
     got = np.asarray(out["table"], dtype=np.float64)
     got[~(got <= LIMIT_S)] = np.inf
     _check_and_record(benchmark, case="communes", net=corse, peer=peer, origins=nodes,
