@@ -20,7 +20,7 @@ peers, within the rounding bound of ``_peers.rounding_tolerance`` for pandana (w
 truncated to 1 ms) and RoutingKit (uint32 milliseconds).
 
 In quick mode (``--benchmark-min-rounds=1``) the pandana and RoutingKit rows on the 1M
-grid are skipped with their reason: their preprocessing takes 2 to 8 minutes there.
+grid are skipped with their reason: their preprocessing takes 2 to 12 minutes there.
 A full run::
 
     python -m pytest benchmarks/bench_peers.py --benchmark-min-rounds=3 -p no:cacheprovider
@@ -64,7 +64,7 @@ SUBSET = {
     "france": {"rustworkx": 2, "networkit": 8},
 }
 # Peers whose preprocessing of a large graph is too slow for quick mode (measured here:
-# pandana's CH of the 1M grid 437 s, RoutingKit's CCH 155 s + 114 s customization).
+# pandana's CH of the 1M grid 437-701 s, RoutingKit's CCH 81-173 s + 21-114 s customization).
 FULL_ONLY = {"grid": {"pandana", "routingkit"}}
 
 
@@ -227,7 +227,7 @@ def test_synthetic_1m(benchmark, request, synthetic_1m, key):
     case = CASES["grid"]
     if key in FULL_ONLY["grid"] and quick_mode(request.config):
         record_skip(case=case, peer=key,
-                    reason="full mode only: its preprocessing of the 1M grid takes 2-8 min")
+                    reason="full mode only: its preprocessing of the 1M grid takes 2-12 min")
     peer = _build(key, net, case)
     origins = np.sort(np.random.default_rng(7).choice(net.n_nodes, GRID_ORIGINS, replace=False))
     m, engine_s = _engine(benchmark, net, origins)
