@@ -347,12 +347,19 @@ def newer_python(minor: int = 12) -> str | None:
     return None
 
 
-def peer_env(name: str, requirements: list[str], minor: int = 12) -> tuple[str | None, str]:
-    """The Python of a virtual environment holding ``requirements``, made on first use.
+#: The peers that need their own environment: name -> requirements (``make_peer_envs.py``).
+PEER_ENVS = {"osrm-bindings": ["osrm-bindings", "numpy"]}
+
+
+def peer_env(name: str, requirements: list[str], minor: int = 12, *,
+             create: bool = False) -> tuple[str | None, str]:
+    """The Python of a virtual environment holding ``requirements``.
 
     For a peer whose wheels need a newer Python than the project's. The environment lives
-    in ``$APL_PEER_ENVS`` (default ``~/.cache/apl-engine/peer-envs``) and is reused.
-    Returns ``(python, "")``, or ``(None, reason)`` when it cannot be set up.
+    in ``$APL_PEER_ENVS`` (default ``~/.cache/apl-engine/peer-envs``) and is reused. The
+    benchmarks never install anything while they run (``create=False``): the environment is
+    made beforehand by ``python benchmarks/make_peer_envs.py`` (``.ci/run`` does it).
+    Returns ``(python, "")``, or ``(None, reason)`` when it is not there or cannot be set up.
     """
     import os
     import subprocess
@@ -365,6 +372,9 @@ def peer_env(name: str, requirements: list[str], minor: int = 12) -> tuple[str |
     stamp = env / ".complete"
     if stamp.is_file():
         return str(python), ""
+    if not create:
+        return None, (f"no {name} environment for Python 3.{minor}: run python "
+                      "benchmarks/make_peer_envs.py first (it installs from PyPI)")
     base = newer_python(minor)
     if base is None:
         return None, f"no Python >= 3.{minor} found (PATH, pyenv) for {name}"

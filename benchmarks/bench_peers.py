@@ -37,6 +37,7 @@ import numpy as np
 import pytest
 from _harness import best_of, quick_mode, record, record_skip
 from _peers import (
+    PEER_ENVS,
     PEERS,
     OsrmTable,
     Peer,
@@ -189,7 +190,7 @@ def test_corsica_commune_table(benchmark, request, corse, commune_nodes, corse_p
 def test_corsica_commune_table_osrm(benchmark, request, corse, commune_nodes, tmp_path):
     """OSRM's own CH table, in a Python 3.12 environment of its own (see ``osrm_peer.py``)."""
     case = CASES["communes"]
-    python, reason = peer_env("osrm-bindings", ["osrm-bindings", "numpy"])
+    python, reason = peer_env("osrm-bindings", PEER_ENVS["osrm-bindings"])
     if python is None:
         record_skip(case=case, peer="OSRM CH table (osrm-bindings)", reason=reason)
     nodes = commune_nodes
