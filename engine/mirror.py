@@ -474,13 +474,17 @@ def _sources(spec: dict, prof: Profession, year: int) -> dict:
 
     def origin(key: str) -> str:
         rel = files.get(key)
-        return origins.get(rel, {}).get("origin", rel or "") if rel else ""
+        if not rel:
+            return ""
+        entry = origins.get(rel, {})
+        return entry.get("libelle") or entry.get("origin") or rel
 
     out = {"network": origin("network"), "communes": origin("communes"),
-           "populations": f"{origin('populations')} ({year})",
-           "practitioners": f"{origin('practitioners')}, codes {', '.join(prof.bpe_codes)}"}
+           "populations": f"{origin('populations')} (populations de {year})",
+           "practitioners": f"{origin('practitioners')} ; code{'s' if len(prof.bpe_codes) > 1 else ''}"
+                            f" {', '.join(prof.bpe_codes)}"}
     if "official" in files:
-        out["official"] = f"{origin('official')} ({year})"
+        out["official"] = f"{origin('official')} (valeurs de {year})"
     return out
 
 
@@ -665,6 +669,31 @@ def check_region(name: str = "corse", *, mirror: str | os.PathLike | None = None
         ok = f.is_file()
         lines.append((ok, f"{'ok     ' if ok else 'MISSING'} {key:14s} {f}"))
     return lines
+
+
+def official_years(name: str = "corse", *, mirror: str | os.PathLike | None = None,
+                   profession: str | Profession = "gp") -> list[int]:
+    """The years of official values the data mirror holds for an embedded region.
+
+    Returns
+    -------
+    list of int
+        Sorted; empty when the mirror has no official values of this profession.
+
+    Examples
+    --------
+    >>> official_years("corse")  # doctest: +SKIP
+    [2022, 2023]
+    """
+    prof = as_profession(profession)
+    files = _files(_spec(name), prof)
+    if "official" not in files:
+        return []
+    root = Path(mirror) if mirror is not None else settings.data_mirror(required=True)
+    path = _mirror_file(root / files["official"])
+    table = read_table(path, ["annee"], [])
+    check_numeric(table, path, ["annee"])
+    return sorted({int(y) for y in table["annee"].unique()})
 
 
 def region_official(name: str = "corse", year: int = 2022, *,

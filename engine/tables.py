@@ -292,7 +292,8 @@ def risk_table(fc, table) -> pd.DataFrame:
     -------
     pandas.DataFrame
         One row per commune, riskiest first (probability of deficit in the last year, then
-        the first year the median is under the threshold, then the median): ``rang``,
+        the first year the median is under the threshold, then the most populous, then the
+        lowest median): ``rang``,
         ``code_commune``, ``nom``, ``departement``, ``pop_totale``, ``classe`` and ``apl``
         (today), ``p_deficit`` (last year), ``annee_deficit``, then per simulated year
         ``apl_median_<year>``, ``apl_p10_<year>``, ``apl_p90_<year>``.
@@ -312,8 +313,9 @@ def risk_table(fc, table) -> pd.DataFrame:
     out = out.join(wide[order], on="code_commune")
     key_year = out["annee_deficit"].astype("Float64").fillna(np.inf).astype(float)
     out = out.assign(_y=key_year.to_numpy()).sort_values(
-        ["p_deficit", "_y", f"apl_median_{last}"], ascending=[False, True, True],
-        kind="stable").drop(columns="_y").reset_index(drop=True)
+        ["p_deficit", "_y", "pop_totale", f"apl_median_{last}"],
+        ascending=[False, True, False, True], kind="stable").drop(columns="_y").reset_index(
+        drop=True)
     out.insert(0, "rang", np.arange(1, len(out) + 1))
     return out
 

@@ -40,6 +40,7 @@ from engine.apl import (
     zone_indicator,
 )
 from engine.errors import InputError
+from engine.french import departement_name
 from scenarios.baseline import Baseline
 from scenarios.baseline import baseline as make_baseline
 from scenarios.config import Scenario, load_scenario
@@ -323,7 +324,9 @@ def forecast(
     pop_deficit = np.zeros((n_years, draws))
     supply_sum = np.zeros((n_years, n))
     active_sum = np.zeros(n_years)
-    groupings = {"departements": (departement_of(region.codes), None)}
+    deps = departement_of(region.codes)
+    groupings = {"departements": (deps, pd.Series({d: departement_name(d) or d
+                                                   for d in np.unique(deps)}))}
     if region.zones is not None:
         groupings["zones"] = (region.zones["zone"].to_numpy(),
                               region.zones.drop_duplicates("zone").set_index("zone")["zone_nom"])
@@ -396,8 +399,9 @@ def forecast(
             pop_deficit[t, lo:hi] = population_for(year) @ deficit
             supply_sum[t] += supply[:n].sum(axis=1)
             active_sum[t] += float(active.sum())
-        if progress is not None:
-            progress(hi, draws)
+            if progress is not None:
+                # Draws are simulated year by year in chunks: count a chunk's years as parts.
+                progress(lo + (m * t) // (n_years - 1), draws)
 
     codes = np.asarray(prof.zoning.codes)
     names = region.communes["nom"].to_numpy() if "nom" in region.communes else region.codes

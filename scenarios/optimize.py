@@ -19,6 +19,7 @@ import scipy.sparse as sp
 from engine.apl import bounded_activity
 from engine.apl import profession as as_profession
 from engine.errors import InputError
+from engine.french import fmt_int
 from scenarios.baseline import Baseline
 from scenarios.baseline import baseline as make_baseline
 
@@ -289,7 +290,7 @@ def optimize_installations(
     result.insert(4, "gps", gps_per_site)
     result.insert(5, "year", region.year if year is None else int(year))
     result["communes_lifted"] = [
-        "; ".join(f"{noms[r]} ({codes[r]}, {int(round(pop[r]))} hab.)"
+        " ; ".join(f"{noms[r]} ({codes[r]}, {fmt_int(pop[r])} hab.)"
                   for r in sorted(rows, key=lambda r: -pop[r]))
         for rows in result["lifted_rows"]]
     result["n_communes_lifted"] = [len(rows) for rows in result["lifted_rows"]]
