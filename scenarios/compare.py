@@ -106,17 +106,21 @@ def load_run(folder: str | os.PathLike[str]) -> Run:
     if not folder.is_dir():
         raise InputError("not a folder: give the --out folder of an 'apl forecast' run",
                          path=folder)
-    missing = [f for f in RUN_FILES if not (folder / f).is_file()]
-    if missing:
-        raise InputError(f"missing {', '.join(missing)}: not the output folder of an 'apl "
-                         "forecast' run (rerun the forecast with this version)", path=folder)
+    if not (folder / "run.json").is_file():
+        raise InputError("no run.json: not the output folder of an 'apl forecast' run (or one "
+                         "written by an older version: rerun the forecast)", path=folder)
     try:
         meta = json.loads((folder / "run.json").read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"cannot read run.json ({exc})", path=folder / "run.json") from None
-    if meta.get("kind") != "forecast":
-        raise InputError(f"run.json describes an 'apl {meta.get('kind', '?')}' run; compare "
-                         "needs 'apl forecast' runs", path=folder / "run.json")
+    if not isinstance(meta, dict) or meta.get("kind") != "forecast":
+        kind = meta.get("kind", "?") if isinstance(meta, dict) else "?"
+        raise InputError(f"run.json describes an 'apl {kind}' run; compare needs 'apl "
+                         "forecast' runs", path=folder / "run.json")
+    missing = [f for f in RUN_FILES if not (folder / f).is_file()]
+    if missing:
+        raise InputError(f"missing {', '.join(missing)}: the forecast's output folder is "
+                         "incomplete (rerun the forecast)", path=folder)
     code = {"code_commune": str}
     try:
         summary = pd.read_csv(folder / "forecast_summary.csv")
