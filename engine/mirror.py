@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from engine import settings
+from engine._validate import show
 from engine.apl import Profession
 from engine.apl import profession as as_profession
 from engine.errors import InputError
@@ -89,7 +90,7 @@ def _check_codes(df: pd.DataFrame, path: Path, column: str = "code_commune", lin
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise InputError(f"invalid commune code {codes.iloc[i]!r} (expected 5 characters such as "
-                         "'01001' or '2A004')", path=path, row=int(_lines(df, lines)[i]),
+                         "'01001' or '2A004')", path=path, line=int(_lines(df, lines)[i]),
                          column=column)
 
 
@@ -107,7 +108,7 @@ def check_numeric(df: pd.DataFrame, path: Path, columns: Iterable[str], *, allow
             i = int(np.flatnonzero(bad.to_numpy())[0])
             what = "number" if not non_negative else "non-negative number"
             raise InputError(f"value {str(df[col].iloc[i])!r} is not a valid {what}",
-                             path=path, row=int(_lines(df, lines)[i]), column=col)
+                             path=path, line=int(_lines(df, lines)[i]), column=col)
         df[col] = values.astype(np.float64)
 
 
@@ -153,7 +154,7 @@ def read_communes(path: str | os.PathLike | None = None,
     if dup.any():
         i = int(np.flatnonzero(dup.to_numpy())[0])
         raise InputError(f"duplicate commune code {df['code_commune'].iloc[i]!r}", path=path,
-                         row=i + 2, column="code_commune")
+                         line=i + 2, column="code_commune")
     if departements is not None:
         wanted = {str(d) for d in departements}
         df = df[df["departement"].isin(wanted)]
@@ -205,7 +206,7 @@ def read_bpe(path: str | os.PathLike | None = None, codes: Iterable[str] | None 
         frac = df[code] != np.round(df[code])
         if frac.any():
             i = int(np.flatnonzero(frac.to_numpy())[0])
-            raise InputError(f"count {df[code].iloc[i]!r} is not an integer", path=path, row=i + 2,
+            raise InputError(f"count {show(df[code].iloc[i])} is not an integer", path=path, line=i + 2,
                              column=code)
     count = df[codes].sum(axis=1).astype(np.int64)
     out = pd.DataFrame({"code_commune": df["code_commune"], "count": count})
@@ -255,7 +256,7 @@ def read_drees_apl(path: str | os.PathLike | None = None, year: int = 2022) -> p
     if dup.any():
         i = int(np.flatnonzero(dup.to_numpy())[0])
         raise InputError(f"duplicate commune code {df['code_commune'].iloc[i]!r} for {year}",
-                         path=path, row=int(lines[i]), column="code_commune")
+                         path=path, line=int(lines[i]), column="code_commune")
     keep = ["code_commune"] + (["commune"] if "commune" in df.columns else []) + cols[2:]
     return df[keep].reset_index(drop=True)
 

@@ -206,7 +206,14 @@ class Schema:
 _POP_MAX = 10_000_000.0       # Paris, the largest commune, has 2.19 million inhabitants
 _ACTIVITY_MAX = 100_000.0     # consultations in a year: ~270 a day, every day
 _APL_MAX = 200.0              # 5 times the highest official APL of 2022-2023 (40.0)
-_AGE_MIN, _AGE_MAX = 18.0, 100.0
+# The age bounds are those the forecast applies (scenarios.ages.ages_from_roster): the reader
+# refuses first, so that the message names the file and line.
+_AGE_MIN, _AGE_MAX = 20.0, 100.0
+# Metropolitan France with Corsica, in WGS84 degrees (Ouessant -5.1, Corsica 9.6; Corsica's
+# southern tip 41.3, Dunkerque 51.1). No French territory lies where these swapped land
+# (longitude 41 to 51.5, latitude -5.5 to 10: the Horn of Africa), so a point there is a
+# metropolitan point with lon and lat swapped.
+_METRO_LON, _METRO_LAT = (-5.5, 10.0), (41.0, 51.5)
 
 _CODE_EXPECTED = "an INSEE commune code of 5 characters such as '01004' or '2A004'"
 _POP_EXPECTED = f"a number of inhabitants from 0 to {_POP_MAX:,.0f}"
@@ -362,6 +369,13 @@ class Source:
         """``file:line, column 'as in the file'`` for a canonical ``column``."""
         return location(**self._place(line, column))
 
+    def error(self, message: str, line: int | None = None,
+              column: str | None = None) -> InputError:
+        """An :class:`~engine.errors.InputError` at ``line`` and canonical ``column`` of this
+        file (what layers that cannot import this module use, through a table's
+        ``attrs["source"]``)."""
+        return InputError(message, **self._place(line, column))
+
     def _place(self, line: int | None, column: str | None) -> dict:
         shown = self.columns.get(column, column) if column is not None else None
         cell = (f"{self.letters[column]}{line}"
@@ -376,7 +390,7 @@ def _error(message: str, source: Source | str, line: int | None = None,
     """An InputError about ``source`` at ``line`` and ``column`` (canonical name)."""
     if isinstance(source, str):
         source = Source(source, "csv")
-    return InputError(message, **source._place(line, column))
+    return source.error(message, line, column)
 
 
 def input_error(table: pd.DataFrame, message: str, *, line: int | None = None,
@@ -1215,7 +1229,9 @@ def read_communes(path: str | os.PathLike, *, layer: str = "communes", sheet: st
     InputError
         Naming the file, line and column; also when the layer is missing (listing the
         layers), when ``lon``/``lat`` are missing outside a GeoPackage, when only some of the
-        age bands are given, or when a ``departement`` contradicts the commune code.
+        age bands are given, when a ``departement`` contradicts the commune code, or when
+        ``lon`` and ``lat`` are plainly swapped (a point of metropolitan France written
+        ``lat, lon``: it lands off the Horn of Africa, where no French commune is).
 
     Warns
     -----
@@ -1279,6 +1295,8 @@ def read_communes(path: str | os.PathLike, *, layer: str = "communes", sheet: st
                                         _departement_of(codes))
     else:
         table["departement"] = _departement_of(codes)
+    _check_swapped(table["lon"].to_numpy(np.float64), table["lat"].to_numpy(np.float64),
+                   codes.to_numpy(dtype=object), table["line"].to_numpy(), source)
     if "nom" in table:
         table["nom"] = np.where(table["nom"].notna(), table["nom"].to_numpy(dtype=object),
                                 codes.to_numpy(dtype=object))
@@ -1294,6 +1312,31 @@ def read_communes(path: str | os.PathLike, *, layer: str = "communes", sheet: st
         out = gpd.GeoDataFrame(out, geometry=polygons.reset_index(drop=True), crs="EPSG:4326")
         out.attrs["source"] = source
     return out
+
+
+def _check_swapped(lon: np.ndarray, lat: np.ndarray, codes, lines: np.ndarray,
+                   source: Source) -> None:
+    """Refuse points of metropolitan France whose lon and lat are plainly swapped.
+
+    A row is refused when its point lies where a metropolitan point lands once swapped
+    (see ``_METRO_LON``/``_METRO_LAT``) and its commune code, when it has one, is not an
+    overseas one (97x, 98x).
+    """
+    with np.errstate(invalid="ignore"):
+        swapped = ((lat >= _METRO_LON[0]) & (lat <= _METRO_LON[1])
+                   & (lon >= _METRO_LAT[0]) & (lon <= _METRO_LAT[1]))
+    if codes is not None:
+        overseas = np.array([isinstance(c, str) and c.startswith(("97", "98")) for c in codes],
+                            dtype=bool)
+        swapped &= ~overseas
+    if swapped.any():
+        i = int(np.flatnonzero(swapped)[0])
+        raise _error(f"lon and lat are swapped: the point (lon {lon[i]:g}, lat {lat[i]:g}) lies "
+                     f"in the Horn of Africa, (lon {lat[i]:g}, lat {lon[i]:g}) in France; "
+                     f"expected the longitude ({_METRO_LON[0]:g} to {_METRO_LON[1]:g} in "
+                     f"metropolitan France) under lon and the latitude ({_METRO_LAT[0]:g} to "
+                     f"{_METRO_LAT[1]:g}) under lat ({int(swapped.sum())} such row(s))",
+                     source, int(lines[i]), "lat")
 
 
 def _is_sqlite(file: Path) -> bool:
@@ -1365,7 +1408,8 @@ def read_practitioners(path: str | os.PathLike, *, year: int, sheet: str | None 
     ------
     InputError
         Naming the file, line and column: neither ``code_commune`` nor ``lon``/``lat``
-        (as columns, or in a row), only one of ``lon``/``lat``, an age outside 18-100, an
+        (as columns, or in a row), only one of ``lon``/``lat``, swapped ``lon`` and ``lat``
+        (see :func:`read_communes`), an age outside 20-100, an
         ``age``, ``birth_year`` and ``date_naissance`` that contradict each other (more
         than one year apart), a repeated ``id``, and every error of :func:`read_table`.
 
@@ -1403,6 +1447,7 @@ def read_practitioners(path: str | os.PathLike, *, year: int, sheet: str | None 
         col = "code_commune" if "code_commune" in table else "lon"
         raise _error("empty value: expected the commune code or the lon/lat of the practice",
                      source, int(lines[i]), col)
+    _check_swapped(lon, lat, code.to_numpy(dtype=object), lines, source)
     age = _ages(table, year, source)
     out = pd.DataFrame({
         "id": table["id"] if "id" in table else np.full(n, None, dtype=object),

@@ -60,11 +60,11 @@ def test_bad_files_name_file_row_column(tmp_path):
                "1002,B,COM,10,01,4.9,46.1,4.9,46.1,1\n")
     with pytest.raises(InputError, match="1002") as err:
         read_communes(p)
-    assert err.value.row == 3 and err.value.column == "code_commune"
+    assert err.value.line == 3 and err.value.column == "code_commune"
     p = _write(tmp_path, "c3.csv", header + "01001,A,COM,ten,01,4.9,46.1,4.9,46.1,1\n")
     with pytest.raises(InputError, match="ten") as err:
         read_communes(p)
-    assert err.value.row == 2 and err.value.column == "population_municipale"
+    assert err.value.line == 2 and err.value.column == "population_municipale"
     p = _write(tmp_path, "c4.csv", header + "01001,A,COM,1,01,4.9,46.1,4.9,46.1,1\n"
                "01001,A,COM,1,01,4.9,46.1,4.9,46.1,1\n")
     with pytest.raises(InputError, match="duplicate"):
@@ -75,7 +75,7 @@ def test_bad_bpe_counts(tmp_path):
     p = _write(tmp_path, "b.csv", "code_commune,D201\n2A004,3\n2B033,-1\n")
     with pytest.raises(InputError, match="-1") as err:
         read_bpe(p)
-    assert err.value.row == 3 and err.value.column == "D201"
+    assert err.value.line == 3 and err.value.column == "D201"
     p = _write(tmp_path, "b2.csv", "code_commune,D201\n2A004,1.5\n")
     with pytest.raises(InputError, match="integer"):
         read_bpe(p)
@@ -92,7 +92,7 @@ def test_bad_drees_rows(tmp_path):
                "2023,2A004,Ajaccio,3.1,2.8,70000,72000\n2022,2B033,Bastia,x,2.0,40000,45000\n")
     with pytest.raises(InputError, match="'x'") as err:
         read_drees_apl(p, 2022)
-    assert err.value.row == 4 and err.value.column == "apl"
+    assert err.value.line == 4 and err.value.column == "apl"
     assert len(read_drees_apl(p, 2023)) == 1
 
 

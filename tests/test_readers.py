@@ -276,7 +276,7 @@ BAD_PRACTITIONERS = [
     ("id,code_commune,birth_year,date_naissance\na,2B033,1956,01/02/1957\n", 2, "birth_year",
      "contradicts the date of birth"),
     ("id,code_commune,age\na,2B033,250\n", 2, "age",
-     "'250' is out of range: expected an age from 18 to 100"),
+     "'250' is out of range: expected an age from 20 to 100"),
     ("id,code_commune,birth_year\na,2B033,1856\n", 2, "birth_year", "aged 168 in 2024"),
     ("id,code_commune,birth_year\na,2B033,1956.5\n", 2, "birth_year", "not a whole number"),
     ("id,code_commune,date_naissance\na,2B033,31/02/1956\n", 2, "date_naissance",
