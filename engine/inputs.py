@@ -211,8 +211,10 @@ def _region(name, network, communes, practitioners, official, year, prof, client
                       client=client, polygons=polygons, times=times, zones=zones)
     except InputError as exc:
         frame = {"communes": communes, "practitioners": practitioners}.get(getattr(exc, "table", ""))
-        if exc.path is not None or frame is None or "line" not in frame or exc.row is None:
+        if exc.path is not None or frame is None or "line" not in frame:
             raise
+        if exc.row is None:  # about the whole table: name its file
+            raise input_error(frame, exc.message, column=exc.column) from None
         # The row labels are the reader's: turn them back into the file's line and column.
         try:
             line = int(frame.loc[exc.row, "line"])

@@ -13,6 +13,7 @@ mirror) or :func:`engine.inputs.region_from_files` (a planner's own files).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -33,7 +34,7 @@ from engine.apl import (
     select_profession,
 )
 from engine.apl import profession as as_profession
-from engine.errors import InputError
+from engine.errors import FarFromRoadWarning, InputError
 from engine.routing.matrix import TravelTimeMatrix, travel_times
 from engine.routing.network import RoadNetwork
 
@@ -118,6 +119,10 @@ class Region:
                          if self.profession.demand_basis == "standardised" else table)
         self.demand = demand
         roster = select_profession(self.practitioners, profession=self.profession)
+        if len(roster) == 0:
+            exc = InputError(self._no_practitioner(), column="profession")
+            exc.table = "practitioners"
+            raise exc
         try:
             # Row labels in errors are those of the roster as given (a reader's rows).
             self.practitioner_commune = attach_practitioners(roster, self.communes)
@@ -135,6 +140,15 @@ class Region:
         if self.times is not None and self.times.shape != (self.n_communes, self.n_communes):
             raise InputError(f"region {self.name!r}: the cached commune matrix has shape "
                              f"{self.times.shape}, expected {(self.n_communes, self.n_communes)}")
+
+    def _no_practitioner(self) -> str:
+        given = self.practitioners.get("profession")
+        seen = [] if given is None else sorted({str(v) for v in given.dropna()})[:3]
+        found = (f"; its profession column holds {', '.join(repr(v) for v in seen)}"
+                 if seen else "")
+        return (f"no {self.profession.label_singular} among the {len(self.practitioners)} "
+                f"row(s) of the practitioners{found}: expected a roster of {self.profession.label} "
+                "(or another --profession)")
 
     def _aligned_zones(self, zones: pd.DataFrame) -> pd.DataFrame:
         for col in ("code_commune", "zone"):
@@ -187,11 +201,69 @@ class Region:
 
     # ------------------------------------------------------------------ routing
     def commune_times(self) -> TravelTimeMatrix:
-        """Commune-to-commune travel times (minutes, rows = residence, columns = supply)."""
+        """Commune-to-commune travel times (minutes, rows = residence, columns = supply).
+
+        Raises
+        ------
+        InputError
+            When commune points far from every road would be on the network with lon and
+            lat swapped (naming the file and line of the first when the communes were read
+            from a file).
+
+        Warns
+        -----
+        FarFromRoadWarning
+            For commune points farther than ``settings.max_snap_distance_m`` from every
+            road, naming the file and line of the first.
+        """
         if self.times is None:
-            self.times = commune_matrix(self.network, self.communes, profession=self.profession,
-                                        max_minutes=self.max_minutes, client=self.client)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                times = commune_matrix(self.network, self.communes, profession=self.profession,
+                                       max_minutes=self.max_minutes, client=self.client)
+            far = np.asarray(times.stats.get("isolated", np.zeros(self.n_communes, bool)),
+                             dtype=bool)
+            for w in caught:
+                if not (far.any() and issubclass(w.category, FarFromRoadWarning)):
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            if far.any():
+                self._far_points(far, np.asarray(times.stats["snap_distance_m"], np.float64))
+            self.times = times
         return self.times
+
+    def _error_at(self, i: int, column: str, message: str) -> InputError:
+        """An error about commune row ``i``: at its file's line when a reader read it (its
+        ``attrs["source"]``), else naming the commune."""
+        source = self.communes.attrs.get("source")
+        if source is not None and hasattr(source, "error") and "line" in self.communes:
+            return source.error(message, int(self.communes["line"].iloc[i]), column)
+        return InputError(f"commune {self.codes[i]}: {message}", column=column)
+
+    def _far_points(self, far: np.ndarray, dist: np.ndarray) -> None:
+        """Swapped coordinates are an error; other points far from every road a warning."""
+        lon = self.communes["lon"].to_numpy(np.float64)
+        lat = self.communes["lat"].to_numpy(np.float64)
+        limit = settings.max_snap_distance_m
+        rows = np.flatnonzero(far)
+        can = rows[np.abs(lon[rows]) <= 90.0]
+        if len(can):
+            _, back = self.network.snap(lat[can], lon[can])
+            near = can[np.atleast_1d(back) <= limit]
+            if len(near):
+                i = int(near[0])
+                message = (f"lon and lat are swapped: (lon {lon[i]:g}, lat {lat[i]:g}) is "
+                           f"{dist[i] / 1000:,.0f} km from every road of the network, (lon "
+                           f"{lat[i]:g}, lat {lon[i]:g}) is on it; expected the longitude under "
+                           f"lon and the latitude under lat ({len(near)} such row(s))")
+                raise self._error_at(i, "lat", message)
+        i = int(rows[0])
+        net = self.network
+        warnings.warn(str(self._error_at(
+            i, "lon", f"{len(rows)} commune point(s) are more than {limit:,.0f} m from any road "
+            f"of the network (first: {self.codes[i]} at lon {lon[i]:g}, lat {lat[i]:g}, "
+            f"{dist[i] / 1000:,.1f} km; the network spans lon {net.lon.min():.3f} to "
+            f"{net.lon.max():.3f}, lat {net.lat.min():.3f} to {net.lat.max():.3f}); they are "
+            "not routed and only reach themselves")), FarFromRoadWarning, stacklevel=3)
 
     @cached_property
     def weights(self) -> sp.csr_matrix:
