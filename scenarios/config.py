@@ -240,10 +240,16 @@ class _Ctx:
                           key=full or None)
 
 
+def _short(value: object) -> str:
+    """A value as TOML gave it, cut to fit a one-line message."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _unknown(ctx: _Ctx, table: dict, allowed: set, where: str, occurrence: int = 0) -> None:
     for key in table:
         if key not in allowed and not (where == "replacement" and key.startswith("rate_")):
-            raise ctx.error(f"unknown key {key!r}; expected one of {sorted(allowed)}", where or None,
+            raise ctx.error(f"unknown key {_short(key)}; expected one of {sorted(allowed)}", where or None,
                             key, occurrence)
 
 
@@ -251,25 +257,25 @@ def _number(ctx, table, key, where, *, default=None, lo=-math.inf, hi=math.inf, 
             occurrence=0, required=False):
     if key not in table:
         if required:
-            raise ctx.error(f"missing required key {key!r}", where, None, occurrence)
+            raise ctx.error(f"missing required key {_short(key)}", where, None, occurrence)
         return default
     value = table[key]
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
         kind = "an integer" if integer else "a number"
-        raise ctx.error(f"expected {kind}, got {value!r}", where, key, occurrence)
+        raise ctx.error(f"expected {kind}, got {_short(value)}", where, key, occurrence)
     if not (lo <= value <= hi) or (isinstance(value, float) and math.isnan(value)):
-        raise ctx.error(f"{value!r} is out of range; expected a value in [{lo}, {hi}]", where, key, occurrence)
+        raise ctx.error(f"{_short(value)} is out of range; expected a value in [{lo}, {hi}]", where, key, occurrence)
     return value
 
 
 def _parse_band(ctx, band: str) -> tuple[float, float]:
     m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)|(\+))\s*", band)
     if not m:
-        raise ctx.error(f"age band {band!r} must look like '60-64' or '70+'", "retirement.hazard", band)
+        raise ctx.error(f"age band {_short(band)} must look like '60-64' or '70+'", "retirement.hazard", band)
     lo = float(m.group(1))
     hi = math.inf if m.group(3) else float(m.group(2))
     if hi < lo:
-        raise ctx.error(f"age band {band!r} ends before it starts", "retirement.hazard", band)
+        raise ctx.error(f"age band {_short(band)} ends before it starts", "retirement.hazard", band)
     return lo, hi
 
 
@@ -322,11 +328,11 @@ def parse_scenario(text: str, path: str = "<memory>") -> Scenario:
 
     ret = doc.get("retirement", {"model": "none"})
     if not isinstance(ret, dict):
-        raise ctx.error("expected a table", "retirement")
+        raise ctx.error(f"expected a [retirement] table, got {_short(ret)}", None, "retirement")
     _unknown(ctx, ret, _RETIREMENT_KEYS, "retirement")
     model = ret.get("model", "none")
     if model not in ("age", "hazard", "count", "none"):
-        raise ctx.error(f"unknown retirement model {model!r}; expected 'age', 'hazard', 'count' or "
+        raise ctx.error(f"unknown retirement model {_short(model)}; expected 'age', 'hazard', 'count' or "
                         "'none'", "retirement", "model")
     per_year = _number(ctx, ret, "per_year", "retirement", default=0, integer=True, lo=0, hi=1_000_000)
     if model == "count" and "per_year" not in ret:
@@ -349,6 +355,8 @@ def parse_scenario(text: str, path: str = "<memory>") -> Scenario:
         raise ctx.error("a hazard table is only read with model = 'hazard'", "retirement", "hazard")
 
     rep = doc.get("replacement", {})
+    if not isinstance(rep, dict):
+        raise ctx.error(f"expected a [replacement] table, got {_short(rep)}", None, "replacement")
     _unknown(ctx, rep, _REPLACEMENT_KEYS, "replacement")
     rate = _number(ctx, rep, "rate", "replacement", default=0.0, lo=0.0, hi=1.0)
     # rate_<class> overrides the rate for one zoning class of the profession (its code with
@@ -362,8 +370,9 @@ def parse_scenario(text: str, path: str = "<memory>") -> Scenario:
 
     installs = []
     raw = doc.get("installation", [])
-    if not isinstance(raw, list):
-        raise ctx.error("use [[installation]] (an array of tables)", "installation")
+    if not isinstance(raw, list) or not all(isinstance(inst, dict) for inst in raw):
+        raise ctx.error("use [[installation]] tables (an array of tables), one per "
+                        "installation", None, "installation")
     for k, inst in enumerate(raw):
         _unknown(ctx, inst, _INSTALL_KEYS, "installation", k)
         year = _number(ctx, inst, "year", "installation", integer=True, lo=1990, hi=2100, occurrence=k,
@@ -379,8 +388,10 @@ def parse_scenario(text: str, path: str = "<memory>") -> Scenario:
         if commune is not None and has_point:
             raise ctx.error("give either commune or lon/lat, not both", "installation", "commune", k)
         if commune is not None and not isinstance(commune, str):
-            raise ctx.error(f"commune must be an INSEE code string like \"2A004\", got {commune!r}",
+            raise ctx.error(f"commune must be an INSEE code string like \"2A004\", got {_short(commune)}",
                             "installation", "commune", k)
+        if "label" in inst and not isinstance(inst["label"], str):
+            raise ctx.error(f"expected a string, got {_short(inst['label'])}", "installation", "label", k)
         lon = lat = None
         if has_point:
             lon = _number(ctx, inst, "lon", "installation", lo=-180, hi=180, occurrence=k, required=True)
@@ -393,6 +404,8 @@ def parse_scenario(text: str, path: str = "<memory>") -> Scenario:
         ))
 
     pop = doc.get("population", {})
+    if not isinstance(pop, dict):
+        raise ctx.error(f"expected a [population] table, got {_short(pop)}", None, "population")
     _unknown(ctx, pop, _POPULATION_KEYS, "population")
     growth = _number(ctx, pop, "growth_per_year", "population", default=0.0, lo=-0.2, hi=0.2)
 
