@@ -7,6 +7,8 @@ error. ``--debug`` shows the traceback.
 from __future__ import annotations
 
 import argparse
+import math
+import re
 import sys
 import time
 from pathlib import Path
@@ -260,6 +262,47 @@ def _region(args, progress: _Progress):
 
 class _Usage(Exception):
     pass
+
+
+_YEARS = (1990, 2100)  # the years the readers accept (annee, start_year)
+_SCHEDULER = re.compile(r"(?:[a-z][a-z0-9+.-]*://)?[^\s:/]+:[0-9]{1,5}")
+
+
+def _check_options(args) -> None:
+    """Option values that cannot be right, refused before any work (exit 2)."""
+    out = getattr(args, "out", None)
+    if out is not None and not str(out).strip():
+        raise _Usage("--out is empty: give the output folder (--out . for the current folder)")
+    if out is not None and args.command != "data" and Path(out).exists() and not Path(out).is_dir():
+        raise _Usage(f"--out {out}: is a file; give a folder")
+    if getattr(args, "seed", 0) < 0:
+        raise _Usage(f"--seed must be 0 or more, got {args.seed}")
+    address = getattr(args, "scheduler", None)
+    if address is not None:
+        n = address.partition(":")[2] if address.startswith("local:") else None
+        if not (address == "local" or (n is not None and n.isdigit() and int(n) >= 1)
+                or (_SCHEDULER.fullmatch(address) and not address.startswith("local"))):
+            raise _Usage(f"--scheduler {address!r}: expected local, local:N (N >= 1 workers) or "
+                         "a scheduler address such as tcp://host:8786")
+    flags = {"data_year": "--data-year", "from_year": "--from", "to_year": "--to",
+             "plan_year": "--year"}
+    if args.command == "data":
+        flags = {"year": "--year"}
+    for dest, flag in flags.items():
+        year = getattr(args, dest, None)
+        if year is not None and not _YEARS[0] <= year <= _YEARS[1]:
+            raise _Usage(f"{flag} {year}: expected a year from {_YEARS[0]} to {_YEARS[1]}")
+    data_year = getattr(args, "from_year" if args.command == "backtest" else
+                        "year" if args.command == "data" else "data_year", None)
+    if data_year is not None and getattr(args, "profession", None):
+        from engine.apl import profession as as_profession
+
+        prof = as_profession(args.profession)
+        if prof.demand_basis == "standardised" and data_year not in prof.data_years:
+            flag = {"backtest": "--from", "data": "--year"}.get(args.command, "--data-year")
+            years = ", ".join(str(y) for y in prof.data_years)
+            raise _Usage(f"{flag} {data_year}: the {prof.label} definition has demand (age) "
+                         f"weights for {years} only ({prof.source.name})")
 
 
 def _check_pdf(args) -> None:
@@ -550,8 +593,8 @@ def cmd_optimize(args, progress) -> dict:
 
     if args.new < 1:
         raise _Usage("--new must be at least 1")
-    if args.gps_per_site < 1:
-        raise _Usage("--gps-per-site must be at least 1")
+    if not 1 <= args.gps_per_site <= 1000:  # the bound of a scenario's installation.gps
+        raise _Usage(f"--gps-per-site must be from 1 to 1000, got {args.gps_per_site}")
     _check_pdf(args)
     region = _region(args, progress)
     prof = region.profession
@@ -633,8 +676,10 @@ def cmd_isochrones(args, progress) -> dict:
         bands = tuple(float(x) for x in args.minutes.split(","))
     except ValueError:
         raise _Usage(f"--minutes must be comma-separated numbers, got {args.minutes!r}") from None
-    if not bands or any(not (b > 0) for b in bands):
+    if not bands or any(not (0 < b < math.inf) for b in bands):
         raise _Usage(f"--minutes must be positive numbers of minutes, got {args.minutes!r}")
+    if any(b >= c for b, c in zip(bands, bands[1:], strict=False)):
+        raise _Usage(f"--minutes must be increasing, e.g. 10,15,20; got {args.minutes!r}")
     region = _region(args, progress)
     iso = tables.practitioner_isochrones(region, bands)
     outputs.write_atomic(args.out, [lambda tmp: outputs.write_isochrones(iso, tmp / "isochrones.gpkg")])
@@ -711,6 +756,7 @@ def main(argv: list[str] | None = None) -> int:
     progress = _Progress(getattr(args, "quiet", False))
     started = time.perf_counter()
     try:
+        _check_options(args)
         result = _COMMANDS[args.command](args, progress)
     except _Usage as exc:
         print(f"apl {args.command}: error: {exc}", file=sys.stderr)
