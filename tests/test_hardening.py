@@ -1,0 +1,360 @@
+"""Bad inputs through the ``apl`` command line (issue 16): each fault the test campaign found,
+as the planner meets it. A bad file or value ends in one line naming the file, the line as an
+editor shows it, the column as named in the file and what was expected (exit 1); an option
+value that cannot be right is a usage error (exit 2); an assumption is a loud warning naming
+the file; a failed run writes nothing.
+
+The runs use the tiny synthetic region of tests/tiny_region.py (a 4.5 km road grid, five
+communes): no data mirror, except where the test is about the mirror.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+import numpy as np
+import pytest
+from tiny_region import COMMUNES_CSV, write_inputs
+
+from engine.cli import main
+from engine.errors import FarFromRoadWarning, InputError
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return write_inputs(tmp_path_factory.mktemp("tiny"))
+
+
+def _run(capsys, *argv):
+    """Exit code and the last stderr line; checks what every failing run must keep."""
+    code = main([*map(str, argv), "--quiet"])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    if code:
+        assert len(lines) == 1 or (len(lines) == 2 and lines[0].startswith("usage:")), err
+        assert not re.search(r"np\.(float|int)\d*\(", lines[-1]), lines[-1]
+    return code, (lines[-1] if lines else "")
+
+
+def _compute(capsys, tiny, tmp_path, *, communes=None, practitioners=None, extra=()):
+    out = tmp_path / "out"
+    code, line = _run(capsys, "compute", "--network", tiny["network"],
+                      "--communes", communes or tiny["communes"],
+                      "--practitioners", practitioners or tiny["practitioners"],
+                      "--no-isochrones", "--out", out, *extra)
+    if code:
+        assert not out.exists(), "a failed run left an output folder"
+    return code, line
+
+
+def _file(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _communes_with(tmp_path, old, new, name="communes.csv"):
+    assert old in COMMUNES_CSV
+    return _file(tmp_path, name, COMMUNES_CSV.replace(old, new))
+
+
+# --------------------------------------------------------------------------- reference run
+
+
+def test_the_tiny_region_runs(capsys, tiny, tmp_path):
+    code, _ = _compute(capsys, tiny, tmp_path)
+    assert code == 0 and (tmp_path / "out" / "communes.csv").is_file()
+
+
+# --------------------------------------------------------------------------- coordinates
+
+
+def _swapped_communes(tmp_path):
+    rows = [line.split(",") for line in COMMUNES_CSV.strip().splitlines()]
+    rows[0][4], rows[0][5] = "lat", "lon"  # the header names the columns the other way round
+    return _file(tmp_path, "swapped.csv", "\n".join(",".join(r) for r in rows) + "\n")
+
+
+@pytest.mark.parametrize("roster", ["practitioners", "points"])
+def test_swapped_communes_blame_the_communes_file(capsys, tiny, tmp_path, roster):
+    # Before: by points, "more than 50 km from every commune" blamed the roster; by code,
+    # exit 0 with only a FarFromRoadWarning.
+    swapped = _swapped_communes(tmp_path)
+    code, line = _compute(capsys, tiny, tmp_path, communes=swapped, practitioners=tiny[roster])
+    assert code == 1
+    assert line.startswith(f"apl compute: InputError: {swapped}:2, column 'lat': "), line
+    assert "lon and lat are swapped" in line and "5 such row(s)" in line
+
+
+def test_swapped_points_in_a_roster_name_the_roster(capsys, tiny, tmp_path):
+    roster = _file(tmp_path, "gps.csv", "id,lon,lat\nG1,2.506,46.506\nG2,46.52,2.52\n")
+    code, line = _compute(capsys, tiny, tmp_path, practitioners=roster)
+    assert code == 1
+    assert f"{roster}:3, column 'lat': lon and lat are swapped" in line
+
+
+def test_swapped_points_found_by_the_network(capsys, tiny, tmp_path):
+    # An overseas code (no France box applies): the network tells that the swapped point is on it.
+    communes = _communes_with(tmp_path, "18003,Culan,500,520,2.535,46.525",
+                              "97103,Culan,500,520,46.525,2.535")
+    code, line = _compute(capsys, tiny, tmp_path, communes=communes)
+    assert code == 1
+    assert f"{communes}:4, column 'lat': lon and lat are swapped" in line and "is on it" in line
+
+
+@pytest.mark.parametrize(("lon", "lat", "column", "what"), [
+    ("200", "46.5", "lon", "expected a WGS84 longitude in degrees, from -180 to 180"),
+    ("2.53", "95", "lat", "expected a WGS84 latitude in degrees, from -90 to 90"),
+    ("2.53", "-91", "lat", "expected a WGS84 latitude"),
+])
+def test_coordinates_out_of_range(capsys, tiny, tmp_path, lon, lat, column, what):
+    # Before (latitude 95): "ValueError: figure size must be positive finite".
+    communes = _communes_with(tmp_path, "2.535,46.525", f"{lon},{lat}")
+    code, line = _compute(capsys, tiny, tmp_path, communes=communes)
+    assert code == 1
+    assert f"{communes}:4, column '{column}': " in line and what in line
+
+
+def test_points_far_from_the_network_name_their_file(capsys, tiny, tmp_path):
+    communes = _communes_with(tmp_path, "2.535,46.525", "2.535,47.2")  # 75 km north
+    with pytest.warns(FarFromRoadWarning) as caught:
+        code, _ = _compute(capsys, tiny, tmp_path, communes=communes)
+    assert code == 0
+    far = [str(w.message) for w in caught if issubclass(w.category, FarFromRoadWarning)]
+    assert len(far) == 1 and "\n" not in far[0]
+    assert far[0].startswith(f"{communes}:4, column 'lon': 1 commune point(s) are more than")
+    assert "18003" in far[0] and "the network spans lon" in far[0]
+
+
+# --------------------------------------------------------------------------- roster values
+
+
+def test_unknown_boolean_is_refused(capsys, tiny, tmp_path):
+    roster = _file(tmp_path, "gps.csv", "id,code_commune,age,health_centre\nG1,18001,50,maybe\n")
+    code, line = _compute(capsys, tiny, tmp_path, practitioners=roster)
+    assert code == 1
+    assert f"{roster}:2, column 'health_centre': 'maybe' is not a yes/no value" in line
+
+
+def test_contradictory_age_and_birth_year(capsys, tiny, tmp_path):
+    roster = _file(tmp_path, "gps.csv", "id,code_commune,age,birth_year\nG1,18001,50,1950\n")
+    code, line = _compute(capsys, tiny, tmp_path, practitioners=roster)
+    assert code == 1
+    assert f"{roster}:2, column 'age': age 50 contradicts birth_year (1950" in line
+
+
+@pytest.mark.parametrize(("age", "what"), [
+    ("250", "'250' is out of range: expected an age from 20 to 100"),
+    ("19", "'19' is out of range: expected an age from 20 to 100"),
+])
+def test_ages_out_of_range_count_file_lines(capsys, tiny, tmp_path, age, what):
+    # Before: "value np.int64(250)"; an age of 19 passed the reader and the forecast said
+    # "row 1, column 'age'" (a 0-based data row, no file).
+    roster = _file(tmp_path, "gps.csv", f"id,code_commune,age\nG1,18001,50\nG2,18002,{age}\n")
+    out = tmp_path / "fc"
+    code, line = _run(capsys, "forecast", "--network", tiny["network"], "--communes",
+                      tiny["communes"], "--practitioners", roster, "--draws", 2, "--new", 0,
+                      "--out", out)
+    assert code == 1 and not out.exists()
+    assert f"{roster}:3, column 'age': {what}" in line
+
+
+# --------------------------------------------------------------------------- populations
+
+
+@pytest.mark.parametrize(("column", "value", "what"), [
+    ("pop_totale", "1e300", "'1e300' is out of range: expected a number of inhabitants"),
+    ("pop_totale", "inf", "'inf' is not a finite number"),
+    ("pop_standardisee", "inf", "'inf' is not a finite number (expected a standardised "
+                                "population from 0 to 10,000,000)"),
+    ("pop_standardisee", "1e309", "'1e309' is too large to be a number"),
+    ("pop_standardisee", "-3", "'-3' is out of range"),
+])
+def test_absurd_populations_are_reader_errors(capsys, tiny, tmp_path, column, value, what):
+    # Before: "row 0, column 'demand': demand[0] = np.float64(inf)".
+    old = "18002,Bourges,2000,1900"
+    new = f"18002,Bourges,{value},1900" if column == "pop_totale" else f"18002,Bourges,2000,{value}"
+    communes = _communes_with(tmp_path, old, new)
+    code, line = _compute(capsys, tiny, tmp_path, communes=communes)
+    assert code == 1
+    assert f"{communes}:3, column '{column}': {what}" in line
+    assert "demand" not in line and "row 0" not in line
+
+
+# --------------------------------------------------------------------------- empty tables
+
+
+def test_header_only_communes(capsys, tiny, tmp_path):
+    communes = _file(tmp_path, "communes.csv", COMMUNES_CSV.splitlines()[0] + "\n")
+    code, line = _compute(capsys, tiny, tmp_path, communes=communes)
+    assert code == 1
+    assert f"{communes}: no data rows: only the header (line 1)" in line
+
+
+def test_roster_without_rows(capsys, tiny, tmp_path):
+    roster = _file(tmp_path, "gps.csv", "id,code_commune,age\n\n\n")
+    code, line = _compute(capsys, tiny, tmp_path, practitioners=roster)
+    assert code == 1
+    assert f"{roster}: no data rows" in line
+
+
+def test_roster_without_the_profession(capsys, tiny, tmp_path):
+    # Before: "ValueError: Found array with 0 sample(s) (shape=(0, 2))".
+    roster = _file(tmp_path, "gps.csv", "id,profession,code_commune\nN1,infirmier,18001\n"
+                                        "N2,Infirmière,18002\n")
+    code, line = _compute(capsys, tiny, tmp_path, practitioners=roster)
+    assert code == 1
+    assert line.startswith(f"apl compute: InputError: {roster}, column 'profession': no médecin "
+                           "généraliste among the 2 row(s)"), line
+    assert "'infirmier'" in line and "--profession" in line
+
+
+# --------------------------------------------------------------------------- option values
+
+
+def test_data_year_without_weights(capsys, tiny, tmp_path):
+    # Before: --data-year 2019 ran with the given files (exit 0).
+    code, line = _compute(capsys, tiny, tmp_path, extra=("--data-year", 2019))
+    assert code == 2
+    assert "--data-year 2019" in line and "2022, 2023" in line
+    code, line = _compute(capsys, tiny, tmp_path, extra=("--data-year", 0))
+    assert code == 2 and "--data-year 0: expected a year from 1990 to 2100" in line
+
+
+def test_data_year_without_data(capsys, tiny, tmp_path):
+    # The profession has weights for 2023 but the official file has no value that year: data.
+    official = _file(tmp_path, "official.csv", "annee,code_commune,apl,apl_moins_65\n"
+                                               "2022,18001,3.0,2.9\n")
+    code, line = _compute(capsys, tiny, tmp_path, extra=("--official", official,
+                                                          "--data-year", 2023))
+    assert code == 1
+    assert f"{official}, column 'annee': no row for year 2023; the file holds 2022" in line
+
+
+def test_empty_out_is_refused(capsys, tiny, tmp_path, monkeypatch):
+    # Before: --out '' wrote every output into the current folder.
+    monkeypatch.chdir(tmp_path)
+    code, line = _run(capsys, "compute", "--network", tiny["network"], "--communes",
+                      tiny["communes"], "--practitioners", tiny["practitioners"],
+                      "--no-isochrones", "--out", "")
+    assert code == 2 and "--out is empty" in line
+    assert list(tmp_path.iterdir()) == []
+    code, line = _run(capsys, "compute", "--network", tiny["network"], "--communes",
+                      tiny["communes"], "--practitioners", tiny["practitioners"],
+                      "--out", tiny["communes"])
+    assert code == 2 and "is a file; give a folder" in line
+
+
+OPTION_CASES = [
+    (["isochrones", "--minutes", "-5"], "--minutes must be positive"),
+    (["isochrones", "--minutes", "inf"], "--minutes must be positive"),
+    (["isochrones", "--minutes", "20,10"], "--minutes must be increasing"),
+    (["isochrones", "--minutes", ""], "--minutes must be comma-separated numbers"),
+    (["optimize", "--new", "1", "--gps-per-site", "0"], "--gps-per-site must be from 1 to 1000"),
+    (["optimize", "--new", "1", "--gps-per-site", "100000"], "--gps-per-site must be from 1"),
+    (["compute", "--scheduler", "local:0"], "--scheduler 'local:0': expected local, local:N"),
+    (["compute", "--scheduler", "local:x"], "--scheduler 'local:x'"),
+    (["compute", "--scheduler", "foo"], "--scheduler 'foo'"),
+    (["forecast", "--new", "-3"], "--new must be 0 (no proposals) or more"),
+    (["optimize", "--new", "-3"], "--new must be at least 1"),
+    (["optimize", "--new", "1", "--year", "3000"], "--year 3000: expected a year from 1990"),
+    (["forecast", "--draws", "0"], "--draws must be at least 1"),
+    (["backtest", "--draws", "0"], "--draws must be at least 1"),
+    (["backtest", "--from", "2023", "--to", "2022"], "--to (2022) must come after --from (2023)"),
+    (["backtest", "--from", "2019"], "--from 2019: the médecins généralistes definition has"),
+    (["forecast", "--seed", "-1"], "--seed must be 0 or more"),
+    (["data", "export", "--year", "2019", "--out", "x"], "--year 2019: the médecins"),
+]
+
+
+@pytest.mark.parametrize(("argv", "what"), OPTION_CASES, ids=[" ".join(a) for a, _ in OPTION_CASES])
+def test_bad_option_values_exit_2(capsys, tmp_path, argv, what):
+    # Before: --scheduler local:0 / foo, --seed -1 (forecast), --minutes inf or 20,10 exited 1
+    # (foo and --seed -1 with a library's message); --gps-per-site 100000 and --year 3000 ran.
+    out = tmp_path / "out"
+    if argv[0] == "data":
+        argv = [a if a != "x" else str(out) for a in argv]
+        code, line = _run(capsys, *argv)
+    else:
+        code, line = _run(capsys, *argv, "--out", out)
+    assert code == 2, line
+    assert line.startswith(f"apl {argv[0]}: error: ") and what in line, line
+    assert not out.exists()
+
+
+def test_data_check_without_mirror(capsys, tmp_path, monkeypatch):
+    empty = tmp_path / "mirror"
+    empty.mkdir()
+    monkeypatch.setenv("APL_DATA_MIRROR", str(empty))
+    assert main(["data", "check"]) == 1
+    captured = capsys.readouterr()
+    assert "MISSING" in captured.out and "data missing" in captured.err
+    monkeypatch.setenv("APL_DATA_MIRROR", str(tmp_path / "nowhere"))
+    assert main(["data", "check"]) == 1
+    captured = capsys.readouterr()
+    assert "MISSING data mirror" in captured.out and "Traceback" not in captured.err
+
+
+# --------------------------------------------------------------------------- the mirror's readers
+
+
+def test_mirror_messages_count_file_lines(tmp_path):
+    from engine.mirror import read_bpe
+
+    bpe = _file(tmp_path, "bpe.csv", "code_commune,D201\n2A004,3\n2B033,1.5\n")
+    with pytest.raises(InputError) as err:
+        read_bpe(bpe)
+    assert str(err.value) == f"{bpe}:3, column 'D201': count 1.5 is not an integer"
+
+
+# --------------------------------------------------------------------------- scenarios
+
+
+def _forecast(capsys, tiny, tmp_path, scenario_text):
+    scenario = _file(tmp_path, "s.toml", scenario_text)
+    out = tmp_path / "fc"
+    code, line = _run(capsys, "forecast", "--network", tiny["network"], "--communes",
+                      tiny["communes"], "--practitioners", tiny["practitioners"],
+                      "--scenario", scenario, "--draws", 2, "--new", 0, "--out", out)
+    if code:
+        assert not out.exists()
+    return code, line, scenario
+
+
+def test_scenario_for_another_start_year(capsys, tiny, tmp_path):
+    code, line, scenario = _forecast(capsys, tiny, tmp_path,
+                                     "[scenario]\nname = 'x'\nstart_year = 2023\nhorizon = 2\n")
+    assert code == 1
+    assert f"{scenario}, key 'scenario.start_year': the scenario starts in 2023 but the data " \
+           "describe 2022" in line
+
+
+@pytest.mark.parametrize(("text", "where", "what"), [
+    ("replacement = 3\n[scenario]\nname = 'x'\nhorizon = 2\n", ":1, key 'replacement'",
+     "expected a [replacement] table, got 3"),
+    ("population = 'a'\n[scenario]\nname = 'x'\nhorizon = 2\n", ":1, key 'population'",
+     "expected a [population] table, got 'a'"),
+    ("installation = [1, 2]\n[scenario]\nname = 'x'\nhorizon = 2\n", ":1, key 'installation'",
+     "use [[installation]] tables"),
+    ("[scenario]\nname = 'x'\nhorizon = 2\n[[installation]]\ncommune = '18001'\nyear = 2023\n"
+     "label = [1]\n", ":7, key 'installation[0].label'", "expected a string, got [1]"),
+])
+def test_scenario_sections_of_the_wrong_type(capsys, tiny, tmp_path, text, where, what):
+    # Before: TypeError tracebacks ('int' object is not iterable), "unknown key 'a'" for a
+    # string, and a list taken as a label.
+    code, line, scenario = _forecast(capsys, tiny, tmp_path, text)
+    assert code == 1
+    assert f"{scenario}{where}: {what}" in line
+
+
+def test_no_warning_spans_lines(tiny, tmp_path, capsys):
+    """What a warning says fits on one line (the command line prints one per line)."""
+    communes = _communes_with(tmp_path, "2.535,46.525", "2.535,47.2")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code, _ = _compute(capsys, tiny, tmp_path, communes=communes)
+    assert code == 0 and caught
+    assert all("\n" not in str(w.message) for w in caught)
+    assert np.all([str(w.message).strip() for w in caught])
