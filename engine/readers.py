@@ -486,6 +486,31 @@ def _kind_of(path: Path, head: bytes) -> str:
     return "csv"
 
 
+def _check_magic(file: Path, shown: str, head: bytes, kind: str) -> None:
+    """A file named as a workbook or a GeoPackage must start like one."""
+    if kind == "csv":
+        return
+    if kind == "excel" and head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")):
+        return
+    if kind == "geopackage" and head.startswith(b"SQLite format 3\x00"):
+        return
+    what = "an Excel or OpenDocument workbook" if kind == "excel" else "a GeoPackage"
+    try:
+        with open(file, "rb") as fh:
+            sample = fh.read(4096)
+    except OSError as exc:
+        raise _error(f"cannot be read ({exc.strerror or exc})", shown) from None
+    if not sample:
+        raise _error(f"is empty: expected {what}", shown)
+    text = sample.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or (
+        b"\x00" not in sample and not _looks_binary(sample.decode("latin-1")))
+    if text:
+        raise _error(f"is named {file.suffix} but holds text, not {what}: if it is a CSV, "
+                     "rename it .csv", shown)
+    raise _error(f"is named {file.suffix} but is not {what} (its first bytes are not those of "
+                 "one): a damaged or renamed file?", shown)
+
+
 def _load(path: str | os.PathLike, schema: Schema, *, sheet: str | None, layer: str | None,
           encoding: str | None) -> _Raw:
     file, part = _split_part(path)
@@ -500,6 +525,7 @@ def _load(path: str | os.PathLike, schema: Schema, *, sheet: str | None, layer: 
     except OSError as exc:
         raise _error(f"cannot be read ({exc.strerror or exc})", shown) from None
     kind = _kind_of(file, head)
+    _check_magic(file, shown, head, kind)
     if kind == "excel":
         if layer is not None:
             raise _error(f"layer {layer!r} given for a workbook: use sheet=", shown)
@@ -647,7 +673,11 @@ def _csv(file: Path, shown: str, schema: Schema, encoding: str | None) -> _Raw:
         records = _csv_records(text, sep, skip)
     except csv.Error as exc:
         start = _failing_line(text, sep)
-        if "field larger" in str(exc) or "unexpected end" in str(exc):
+        rest = "".join(text.splitlines(keepends=True)[start - 1:])
+        if "field larger" in str(exc) and rest.count('"') % 2 == 0:
+            why = (f"a value on this line is longer than {csv.field_size_limit():,} characters, "
+                   "more than any cell of a table holds: a damaged file?")
+        elif "field larger" in str(exc) or "unexpected end" in str(exc):
             why = "a quoted value opened on this line is never closed (check the quotes)"
         elif "expected after" in str(exc):
             why = ("a quote ends a quoted value but is followed by other characters; a quote "
@@ -887,6 +917,8 @@ def _numbers(raw: list[str | None]) -> tuple[np.ndarray, int | None, str]:
     return out, None, ""
 
 
+# Control characters other than tab and line breaks: no spreadsheet cell may hold them.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _TRUE = {"true", "vrai", "oui", "yes"}
 _FALSE = {"false", "faux", "non", "no"}
 _ONE_ZERO = re.compile(r"([01])(?:\.0*)?")
@@ -914,6 +946,13 @@ def _convert(col: Column, raw: list[str | None]) -> _Converted:
         i = int(np.flatnonzero(empty)[0])
         return _Converted(None, i, f"empty value: expected {col.expected or col.kind}")
     kind = col.kind
+    if kind == "text":
+        for i, v in enumerate(raw):
+            if v is not None and _CONTROL.search(v):
+                c = _CONTROL.search(v).group()
+                return _Converted(None, i, f"{_show(v)} holds the control character "
+                                           f"U+{ord(c):04X}, which no name or code holds (a "
+                                           "damaged file, or one saved in another encoding?)")
     if kind in ("text", "key"):
         vals = [v if v is None or kind == "text" else (_key(v) or None) for v in raw]
         return _Converted(np.array(vals, dtype=object))
