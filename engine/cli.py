@@ -275,6 +275,19 @@ def _check_options(args) -> None:
         raise _Usage("--out is empty: give the output folder (--out . for the current folder)")
     if out is not None and args.command != "data" and Path(out).exists() and not Path(out).is_dir():
         raise _Usage(f"--out {out}: is a file; give a folder")
+    if out is not None:
+        above = next((p for p in Path(out).absolute().parents if p.exists()), None)
+        if above is not None and not above.is_dir():
+            raise _Usage(f"--out {out}: {above} is a file, so no folder can be made in it")
+    for name in ("network", "communes", "practitioners", "official", "zones", "profession",
+                 "scenario", "region"):
+        value = getattr(args, name, None)
+        if value is not None and not str(value).strip():
+            what = {"region": "a region name", "profession": "a profession name or file",
+                    "scenario": "a scenario name or file"}.get(name, "a file")
+            raise _Usage(f"--{name} is empty: give {what}")
+    if any(not str(f).strip() for f in getattr(args, "folders", None) or ()):
+        raise _Usage("a FOLDER is empty: give the --out folders of 'apl forecast' runs")
     if getattr(args, "seed", 0) < 0:
         raise _Usage(f"--seed must be 0 or more, got {args.seed}")
     address = getattr(args, "scheduler", None)
