@@ -247,6 +247,14 @@ def test_empty_out_is_refused(capsys, tiny, tmp_path, monkeypatch):
     assert code == 2 and "is a file; give a folder" in line
 
 
+def test_out_under_a_file_is_refused(capsys, tiny, tmp_path):
+    # Found by the fuzz suite: "FileExistsError: [Errno 17] File exists" (exit 1).
+    code, line = _run(capsys, "compute", "--network", tiny["network"], "--communes",
+                      tiny["communes"], "--practitioners", tiny["practitioners"],
+                      "--out", tiny["communes"] / "out")
+    assert code == 2 and "is a file, so no folder can be made in it" in line
+
+
 OPTION_CASES = [
     (["isochrones", "--minutes", "-5"], "--minutes must be positive"),
     (["isochrones", "--minutes", "inf"], "--minutes must be positive"),
@@ -266,6 +274,11 @@ OPTION_CASES = [
     (["backtest", "--from", "2019"], "--from 2019: the médecins généralistes definition has"),
     (["forecast", "--seed", "-1"], "--seed must be 0 or more"),
     (["data", "export", "--year", "2019", "--out", "x"], "--year 2019: the médecins"),
+    # Found by the fuzz suite: empty names were read as the current folder.
+    (["compute", "--profession", ""], "--profession is empty: give a profession name or file"),
+    (["forecast", "--scenario", " "], "--scenario is empty"),
+    (["compute", "--communes", ""], "--communes is empty: give a file"),
+    (["compare", "", "x"], "a FOLDER is empty"),
 ]
 
 
@@ -295,6 +308,46 @@ def test_data_check_without_mirror(capsys, tmp_path, monkeypatch):
     assert main(["data", "check"]) == 1
     captured = capsys.readouterr()
     assert "MISSING data mirror" in captured.out and "Traceback" not in captured.err
+
+
+# --------------------------------------------------------------------------- found by fuzzing
+
+
+def test_control_characters_in_names(capsys, tiny, tmp_path):
+    # Found by the fuzz suite: a NUL in a commune name (a UTF-16 file) passed the readers and
+    # ended in openpyxl's IllegalCharacterError traceback while writing communes.xlsx.
+    communes = tmp_path / "communes.csv"
+    communes.write_bytes(COMMUNES_CSV.replace("Culan", "Cu\x00lan").encode("utf-16"))
+    code, line = _compute(capsys, tiny, tmp_path, communes=communes)
+    assert code == 1
+    assert f"{communes}:4, column 'nom': 'Cu\\x00lan' holds the control character U+0000" in line
+
+
+@pytest.mark.parametrize("quote", ["", '"'])
+def test_very_long_cell(capsys, tiny, tmp_path, quote):
+    # Found by the fuzz suite: a cell over csv's 131,072-character limit was reported as "a
+    # quoted value opened on this line is never closed", quoted or not.
+    communes = _file(tmp_path, "communes.csv",
+                     COMMUNES_CSV.replace("Bourges", quote + "B" * 200_000 + quote))
+    code, line = _compute(capsys, tiny, tmp_path, communes=communes)
+    assert code == 1
+    assert f"{communes}:3: a value on this line is longer than 131,072 characters" in line
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".gpkg"])
+def test_text_named_as_a_workbook_or_geopackage(capsys, tiny, tmp_path, suffix):
+    # Found by the fuzz suite: "invalid Zip archive: Could not find EOCD", or GDAL's "not
+    # recognized as being in a supported file format; It might help to specify the driver".
+    communes = _file(tmp_path, f"communes{suffix}", COMMUNES_CSV)
+    code, line = _compute(capsys, tiny, tmp_path, communes=communes)
+    assert code == 1
+    assert line.endswith(f"{communes}: is named {suffix} but holds text, not "
+                         f"{'an Excel or OpenDocument workbook' if suffix == '.xlsx' else 'a GeoPackage'}"
+                         ": if it is a CSV, rename it .csv"), line
+    damaged = tmp_path / f"damaged{suffix}"
+    damaged.write_bytes(bytes(range(256)) * 8)
+    code, line = _compute(capsys, tiny, tmp_path, communes=damaged)
+    assert code == 1 and "a damaged or renamed file?" in line
 
 
 # --------------------------------------------------------------------------- the mirror's readers
