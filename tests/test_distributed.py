@@ -190,6 +190,6 @@ def test_cli_scheduler_unreachable_is_a_one_line_error(tmp_path, capsys):
                  str(examples / "communes.csv"), "--practitioners",
                  str(examples / "practitioners.csv"), "--scheduler", "local:zero",
                  "--out", str(tmp_path / "o"), "--quiet"])
-    assert code == 1
+    assert code == 2  # an invalid option value: a usage error, refused before any work
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "local:N" in err[0]
