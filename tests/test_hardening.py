@@ -131,18 +131,25 @@ def test_points_far_from_the_network_name_their_file(capsys, tiny, tmp_path):
 # --------------------------------------------------------------------------- roster values
 
 
-def test_unknown_boolean_is_refused(capsys, tiny, tmp_path):
-    roster = _file(tmp_path, "gps.csv", "id,code_commune,age,health_centre\nG1,18001,50,maybe\n")
-    code, line = _compute(capsys, tiny, tmp_path, practitioners=roster)
-    assert code == 1
-    assert f"{roster}:2, column 'health_centre': 'maybe' is not a yes/no value" in line
+FILE_CASES = [
+    # (role, file text, line shown, what the message says)
+    ("practitioners", "id,code_commune,age,health_centre\nG1,18001,50,maybe\n",
+     ":2, column 'health_centre'", "'maybe' is not a yes/no value"),
+    ("practitioners", "id,code_commune,age,birth_year\nG1,18001,50,1950\n",
+     ":2, column 'age'", "age 50 contradicts birth_year (1950"),
+    ("communes", COMMUNES_CSV.splitlines()[0] + "\n", "", "no data rows: only the header (line 1)"),
+    ("practitioners", "id,code_commune,age\n\n\n", "", "no data rows"),
+]
 
 
-def test_contradictory_age_and_birth_year(capsys, tiny, tmp_path):
-    roster = _file(tmp_path, "gps.csv", "id,code_commune,age,birth_year\nG1,18001,50,1950\n")
-    code, line = _compute(capsys, tiny, tmp_path, practitioners=roster)
+@pytest.mark.parametrize(("role", "text", "where", "what"), FILE_CASES,
+                         ids=["boolean", "age-vs-birth-year", "header-only", "no-rows"])
+def test_bad_files_are_one_line(capsys, tiny, tmp_path, role, text, where, what):
+    # The readers already refused these (checked, kept as tests).
+    bad = _file(tmp_path, f"{role}.csv", text)
+    code, line = _compute(capsys, tiny, tmp_path, **{role: bad})
     assert code == 1
-    assert f"{roster}:2, column 'age': age 50 contradicts birth_year (1950" in line
+    assert f"{bad}{where}: {what}" in line
 
 
 @pytest.mark.parametrize(("age", "what"), [
@@ -184,20 +191,6 @@ def test_absurd_populations_are_reader_errors(capsys, tiny, tmp_path, column, va
 
 
 # --------------------------------------------------------------------------- empty tables
-
-
-def test_header_only_communes(capsys, tiny, tmp_path):
-    communes = _file(tmp_path, "communes.csv", COMMUNES_CSV.splitlines()[0] + "\n")
-    code, line = _compute(capsys, tiny, tmp_path, communes=communes)
-    assert code == 1
-    assert f"{communes}: no data rows: only the header (line 1)" in line
-
-
-def test_roster_without_rows(capsys, tiny, tmp_path):
-    roster = _file(tmp_path, "gps.csv", "id,code_commune,age\n\n\n")
-    code, line = _compute(capsys, tiny, tmp_path, practitioners=roster)
-    assert code == 1
-    assert f"{roster}: no data rows" in line
 
 
 def test_roster_without_the_profession(capsys, tiny, tmp_path):
