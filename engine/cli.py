@@ -6,12 +6,28 @@ error. ``--debug`` shows the traceback.
 
 from __future__ import annotations
 
-import argparse
+import os
+import signal
 import sys
-import time
-from pathlib import Path
 
-from engine.errors import InputError
+
+def _quiet_interrupt(signum, frame):  # pragma: no cover - timing dependent
+    """Ctrl-C outside a command (while importing, or once it is done): no traceback."""
+    print("apl: interrompu", file=sys.stderr)
+    sys.stderr.flush()
+    os._exit(130)
+
+
+# First thing in the ``apl`` program, so that an interrupt while the rest imports prints one
+# line, not a traceback (a library import of this module leaves the handler alone).
+if os.path.basename(sys.argv[0] if sys.argv else "") == "apl":
+    signal.signal(signal.SIGINT, _quiet_interrupt)
+
+import argparse  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from engine.errors import InputError  # noqa: E402
 
 EPILOG_COMPUTE = ("examples:\n  apl compute --out out/corse\n"
                   "  apl compute --region corse --practitioners my_gps.csv --out out/mine\n"
@@ -262,6 +278,17 @@ class _Usage(Exception):
     pass
 
 
+def _interrupted(exc: BaseException) -> bool:
+    """Whether an exception was caused by Ctrl-C (numba re-raises it as a SystemError)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def _check_pdf(args) -> None:
     """Fail before any computation when --pdf cannot be honoured."""
     if getattr(args, "pdf", False):
@@ -396,6 +423,7 @@ def cmd_forecast(args, progress) -> dict:
     from scenarios import forecast, load_scenario, optimize_installations
     from scenarios.assumptions import assumptions
     from scenarios.baseline import baseline
+    from scenarios.forecast import ForecastTooLarge
 
     if args.draws < 1:
         raise _Usage("--draws must be at least 1")
@@ -408,8 +436,11 @@ def cmd_forecast(args, progress) -> dict:
     years = scenario.years(region.year)
     base = baseline(region, args.baseline)
     progress.say(f"projection « {scenario.label} », {args.draws} tirages ...")
-    fc = forecast(region, scenario, draws=args.draws, seed=args.seed, baseline=base,
-                  progress=progress("tirages"))
+    try:
+        fc = forecast(region, scenario, draws=args.draws, seed=args.seed, baseline=base,
+                      progress=progress("tirages"))
+    except ForecastTooLarge as exc:
+        raise _Usage(f"--draws: {exc}") from None
     table = tables.with_forecast(tables.commune_table(region, baseline=base,
                                                       polygons=region.polygons), fc)
     summary = tables.zoning_table(table, profession=prof)
@@ -710,7 +741,20 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     progress = _Progress(getattr(args, "quiet", False))
     started = time.perf_counter()
+    # Inside a command an interrupt unwinds (staging folders are removed, nothing is
+    # published); before and after it, in the apl program, _quiet_interrupt exits at once.
+    outside = signal.getsignal(signal.SIGINT)
+    if outside is _quiet_interrupt:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
+        out = getattr(args, "out", None)
+        if out is not None and args.command not in ("data",):
+            from engine.outputs import prepare_output
+
+            try:
+                prepare_output(out)
+            except InputError as exc:
+                raise _Usage(f"--out: {exc}") from None
         result = _COMMANDS[args.command](args, progress)
     except _Usage as exc:
         print(f"apl {args.command}: error: {exc}", file=sys.stderr)
@@ -718,19 +762,37 @@ def main(argv: list[str] | None = None) -> int:
     except _Failed as exc:
         print(f"apl {args.command}: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"apl {args.command}: interrompu", file=sys.stderr)
+        return 130
     except (InputError, FileNotFoundError, ValueError, OSError) as exc:
+        if _interrupted(exc):
+            print(f"apl {args.command}: interrompu", file=sys.stderr)
+            return 130
         if getattr(args, "debug", False):
             raise
         print(f"apl {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print(f"apl {args.command}: interrompu", file=sys.stderr)
-        return 130
+    except MemoryError:
+        print(f"apl {args.command}: not enough memory for this run (try fewer --draws or a "
+              "smaller region)", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a fault of the engine, not of the data: say so in one line
+        if _interrupted(exc):
+            print(f"apl {args.command}: interrompu", file=sys.stderr)
+            return 130
+        if getattr(args, "debug", False):
+            raise
+        print(f"apl {args.command}: internal error ({type(exc).__name__}: {exc}); rerun with "
+              "--debug and report it", file=sys.stderr)
+        return 1
     finally:
         if getattr(args, "client", None) is not None:
             from engine.routing.cluster import disconnect
 
             disconnect(args.client)
+        if outside is _quiet_interrupt:
+            signal.signal(signal.SIGINT, _quiet_interrupt)
     if not getattr(args, "quiet", False) and result:
         out = getattr(args, "out", None)
         where = f" -> {out}" if out and args.command != "data" else ""

@@ -6,6 +6,7 @@ Synthetic data made in code, plus the real Corsican commune polygons from the da
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from conftest import random_network
 from shapely.geometry import Point, box
 
 from engine import french, maps, outputs, report
+from engine.errors import InputError
 from engine.routing import surface
 from engine.routing.matrix import nearest_travel_times
 from engine.routing.network import RoadNetwork
@@ -144,34 +146,78 @@ def test_numeric_codes_are_zero_padded(tmp_path):
     assert lines[2].startswith("02004,02,")
 
 
-def test_write_atomic_success_replaces_and_keeps_others(tmp_path):
+def test_write_atomic_publishes_a_whole_new_set(tmp_path):
     out = tmp_path / "run"
-    out.mkdir()
-    (out / "communes.csv").write_text("old")
-    (out / "unrelated.txt").write_text("keep me")
+    outputs.write_atomic(out, [lambda d: (d / "communes.csv").write_text("old"),
+                               lambda d: (d / "installations.csv").write_text("old")])
+    (out / "mes_notes.txt").write_text("keep me")  # the planner's own file
     communes = make_communes()
     fc, summary, newly, inst = make_forecast(communes)
     files = outputs.write_atomic(out, {
         "communes": lambda d: outputs.write_communes(communes, d),
         "forecast": lambda d: outputs.write_table(fc, d / "forecast.csv"),
         "summary": lambda d: outputs.write_table(summary, d / "forecast_summary.csv"),
-        "installations": lambda d: outputs.write_table(inst, d / "installations.csv"),
         "nested": lambda d: (d / "maps").mkdir() or (d / "maps" / "a.txt").write_text("x"),
     })
     names = sorted(p.relative_to(out).as_posix() for p in files)
     assert names == ["communes.csv", "communes.gpkg", "forecast.csv", "forecast_summary.csv",
-                     "installations.csv", "maps/a.txt"]
+                     "maps/a.txt"]
     assert (out / "communes.csv").read_text() != "old"
-    assert (out / "unrelated.txt").read_text() == "keep me"
+    # The previous set's files go (no stale installations.csv); the user's file stays.
+    assert not (out / "installations.csv").exists()
+    assert (out / "mes_notes.txt").read_text() == "keep me"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"], "staging folder left behind"
-    back = pd.read_csv(out / "installations.csv", dtype={"code_commune": str})
-    assert list(back.code_commune) == ["00003", "00007"]
+    assert json.loads((out / outputs.MARKER).read_text())["files"] == names
+
+
+def test_write_atomic_refuses_folders_it_did_not_write(tmp_path, monkeypatch):
+    foreign = tmp_path / "documents"
+    foreign.mkdir()
+    (foreign / "budget.docx").write_text("x")
+    with pytest.raises(InputError, match="did not write"):
+        outputs.write_atomic(foreign, [lambda d: (d / "a.csv").write_text("1")])
+    assert sorted(p.name for p in foreign.iterdir()) == ["budget.docx"]
+    # Outputs of a version without the record are recognised by their names.
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    (legacy / "report.html").write_text("old")
+    outputs.write_atomic(legacy, [lambda d: (d / "report.html").write_text("new")])
+    assert (legacy / "report.html").read_text() == "new"
+    monkeypatch.chdir(legacy)
+    for bad in ("", " ", ".", str(tmp_path)):
+        with pytest.raises(InputError):
+            outputs.prepare_output(bad)
+
+
+def test_write_atomic_cleans_what_killed_runs_left(tmp_path):
+    out = tmp_path / "run"
+    outputs.write_atomic(out, [lambda d: (d / "a.csv").write_text("1")])
+    dead = 2**22 + 12345  # above the default pid_max: no such process
+    stale = tmp_path / f".run.staging-{dead}-abcd"
+    stale.mkdir()
+    (stale / "half.csv").write_text("x")
+    outputs.write_atomic(out, [lambda d: (d / "a.csv").write_text("2")])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    # Killed between setting the old set aside and publishing: the old set is put back.
+    aside = tmp_path / f".run.old-{dead}-abcd"
+    out.rename(aside)
+    assert outputs.prepare_output(out) == out and (out / "a.csv").read_text() == "2"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_write_atomic_follows_a_symlink_to_its_folder(tmp_path):
+    real = tmp_path / "elsewhere" / "run"
+    outputs.write_atomic(real, [lambda d: (d / "a.csv").write_text("1")])
+    link = tmp_path / "link"
+    link.symlink_to(real, target_is_directory=True)
+    outputs.write_atomic(link, [lambda d: (d / "a.csv").write_text("2")])
+    assert link.is_symlink() and (link / "a.csv").read_text() == "2"
+    assert sorted(p.name for p in real.parent.iterdir()) == ["run"]
 
 
 def test_write_atomic_failure_leaves_previous_outputs(tmp_path):
     out = tmp_path / "run"
-    out.mkdir()
-    (out / "communes.csv").write_text("previous run")
+    outputs.write_atomic(out, [lambda d: (d / "communes.csv").write_text("previous run")])
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     communes = make_communes()
 
