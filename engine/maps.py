@@ -317,10 +317,12 @@ def _furniture(lay: _Layout, title: str, subtitle: str | None, *,
 
 def _fit(text: str, width_in: float, fontsize: float, *, bold: bool = False) -> str:
     """``text`` on one line if it fits ``width_in`` inches at ``fontsize``, else shortened with
-    an ellipsis (a slide title must stay one line; the full text is in the report)."""
+    an ellipsis (a slide title must stay one line; the full text is in the report). A ``$``
+    (a scenario's "Coût : 50 000 $") is escaped, or matplotlib would read it as math."""
     per_char = fontsize / 72.0 * (0.64 if bold else 0.56)
     most = max(int(width_in / per_char), 10)
-    return text if len(text) <= most else text[:most - 1].rstrip() + "…"
+    text = text if len(text) <= most else text[:most - 1].rstrip() + "…"
+    return text.replace("$", r"\$")
 
 
 def _save_png(fig, path: Path, facts: dict | None = None) -> Path:

@@ -184,6 +184,18 @@ def test_static_maps_for_slides(tmp_path, figures):
         assert x_tip == x_base, "the north arrow must point straight up"
 
 
+def test_static_maps_take_any_title(tmp_path, figures):
+    """Titles come from the user (a scenario file): markup and ``$`` are drawn as written."""
+    communes = make_communes()
+    fc, *_ = make_forecast(communes)
+    maps.map_forecast_png(communes, fc, tmp_path / "f.png", scenario="Coût $x^2$ : 50 000 $",
+                          title=HOSTILE[0], subtitle=HOSTILE[5])
+    texts = _texts(figures["f.png"])
+    assert HOSTILE[0] in texts and HOSTILE[5] in texts
+    assert r"Scénario : Coût \$x^2\$ : 50 000 \$" in texts  # matplotlib draws "\$" as "$"
+    _png_ok(tmp_path / "f.png")
+
+
 def test_scale_bar_lengths_are_round():
     for span_km in (3, 8, 15, 40, 90, 120, 260, 700, 1100):
         length = maps._nice_length_km(span_km * 1000.0)
