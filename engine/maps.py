@@ -43,6 +43,7 @@ import pandas as pd
 
 from engine.apl import Profession
 from engine.apl import profession as as_profession
+from engine.errors import InputError
 from engine.french import fmt_dec, fmt_int, fmt_pct, fmt_threshold, plural
 from engine.outputs import atomic_path
 
@@ -652,9 +653,11 @@ def map_zones_png(communes, zones, zone_of, path: str | os.PathLike[str], *,
     colors = [color_of.get(k, MISSING[1]) if k is not None else MISSING[1] for k in keys]
     lay = _Layout(gdf, _header_lines(title or "title", subtitle))
     _draw_base(lay.ax, gdf.drop(columns=["departement"], errors="ignore"), colors)
+    polygons = not set(gdf.geometry.geom_type.dropna()) <= {"Point", "MultiPoint"}
     try:
-        borders = gdf[gdf["zone"].notna()][["zone", gdf.geometry.name]].dissolve("zone")
-        borders.boundary.plot(ax=lay.ax, color="#333333", linewidth=1.1, zorder=3)
+        if polygons:  # communes given as points have no borders to draw
+            borders = gdf[gdf["zone"].notna()][["zone", gdf.geometry.name]].dissolve("zone")
+            borders.boundary.plot(ax=lay.ax, color="#333333", linewidth=1.1, zorder=3)
     except Exception:  # a topology error must not cost the whole map
         pass
     facts = {} if year is None else {"year": int(year)}
@@ -867,8 +870,10 @@ def _commune_layer(gdf, prof: Profession, *, year, final_year, draws, scenario,
     y0 = f" {year}" if year is not None else ""
     threshold = fmt_threshold(prof.zoning.deficit_threshold)
     if annee is not None:
-        year0 = int(year) if year is not None else int(np.nanmin(annee)) if annee.notna().any() else 0
-        last = int(fy) if fy is not None else int(np.nanmax(annee)) if annee.notna().any() else year0
+        # Without the years given, the span the crossing years themselves show.
+        seen = annee.dropna()
+        year0 = int(year) if year is not None else int(seen.min()) if len(seen) else 0
+        last = int(fy) if fy is not None else int(seen.max()) if len(seen) else year0
 
     props = []
     for i in range(len(frame)):
@@ -887,7 +892,8 @@ def _commune_layer(gdf, prof: Profession, *, year, final_year, draws, scenario,
         if median is not None:
             rows.append((f"APL médian{in_fy}", _apl_with_class(median[i], projected[i], by_code)))
             if p10 is not None and p90 is not None and not (pd.isna(p10[i]) or pd.isna(p90[i])):
-                rows.append(("80 % des simulations", f"entre {fmt_dec(p10[i])} et {fmt_dec(p90[i])}"))
+                rows.append((f"{fmt_pct(0.8, 0)} des simulations",
+                             f"entre {fmt_dec(p10[i])} et {fmt_dec(p90[i])}"))
         if prob is not None and not pd.isna(prob[i]):
             rows.append((f"Probabilité d'être {deficit.label.lower()}{in_fy}", fmt_pct(prob[i], 0)))
         if annee is not None and (median is None or not pd.isna(median[i])):
@@ -938,9 +944,10 @@ def _zone_layer(gdf, zones: pd.DataFrame, zone_of: pd.DataFrame, prof: Professio
 
     for col in ("code_commune", "zone"):
         if col not in zone_of.columns:
-            raise KeyError(f"zone_of has no column {col!r} (it maps code_commune to zone)")
+            raise InputError(f"zone_of has no column {col!r} (it maps code_commune to zone)",
+                             column=col)
     if "zone" not in zones.columns:
-        raise KeyError("zones has no column 'zone' (see engine.apl.zone_table)")
+        raise InputError("zones has no column 'zone' (see engine.apl.zone_table)", column="zone")
     legend = {e.code: e for e in zoning_legend(prof)}
     deficit = zoning_legend(prof)[0]
     zone_of_commune = zone_of.assign(code_commune=zone_of["code_commune"].astype(str),
@@ -993,7 +1000,7 @@ def _practitioner_layer(points: pd.DataFrame, gdf, prof: Profession) -> list[dic
     pts = pd.DataFrame(points).copy()
     for col in ("lon", "lat"):
         if col not in pts.columns:
-            raise KeyError(f"practitioners_points has no column {col!r}")
+            raise InputError(f"practitioners_points has no column {col!r}", column=col)
         pts[col] = pd.to_numeric(pts[col], errors="coerce")
     pts = pts.dropna(subset=["lon", "lat"])
     if pts.empty:
@@ -1018,22 +1025,21 @@ def _practitioner_layer(points: pd.DataFrame, gdf, prof: Profession) -> list[dic
 
 
 def _installation_layer(installations: pd.DataFrame, prof: Profession) -> dict[str, list[dict]]:
-    from engine.errors import InputError
-
-    inst = pd.DataFrame(installations).reset_index(drop=True)
+    inst = pd.DataFrame(installations)
     for col in ("lon", "lat", "kind"):
         if col not in inst.columns:
             raise InputError(f"installations need a column {col!r} (lon, lat, kind = "
                              "'prévue' or 'proposée'; optional label, gps, year, nom, "
                              "code_commune, rank, population_lifted)", column=col)
     out: dict[str, list[dict]] = {"planned": [], "proposed": []}
-    lon, lat = pd.to_numeric(inst["lon"], errors="coerce"), pd.to_numeric(inst["lat"], errors="coerce")
-    for i, row in inst.iterrows():
+    lon = pd.to_numeric(inst["lon"], errors="coerce").to_numpy(dtype=np.float64)
+    lat = pd.to_numeric(inst["lat"], errors="coerce").to_numpy(dtype=np.float64)
+    for pos, (i, row) in enumerate(inst.iterrows()):
         kind = _KINDS.get(_normal(row["kind"]).replace("-", ""))
         if kind is None:
             raise InputError(f"installation kind {row['kind']!r} is neither 'prévue' nor "
-                             "'proposée'", column="kind", line=i + 1)
-        if pd.isna(lon[i]) or pd.isna(lat[i]):
+                             "'proposée'", column="kind", row=i)
+        if np.isnan(lon[pos]) or np.isnan(lat[pos]):
             continue
         gps = int(row["gps"]) if "gps" in row and not pd.isna(row["gps"]) else 1
         nom, code = _text(row.get("nom")), _text(row.get("code_commune"))
@@ -1052,7 +1058,7 @@ def _installation_layer(installations: pd.DataFrame, prof: Profession) -> dict[s
                 (prof.label.capitalize(), fmt_int(gps))]
         if lifted is not None and not pd.isna(lifted):
             rows.append(("Habitants sortis de la sous-densité", f"{fmt_int(lifted)} hab."))
-        out[kind].append({"lat": round(float(lat[i]), 6), "lon": round(float(lon[i]), 6),
+        out[kind].append({"lat": round(float(lat[pos]), 6), "lon": round(float(lon[pos]), 6),
                           "badge": f"+{gps}", "t": _tip(header, rows)})
     return out
 
@@ -1254,7 +1260,8 @@ def map_html(
     zone_geojson, zone_text = None, None
     if zones is not None:
         if zone_of is None:
-            raise ValueError("zones need zone_of (code_commune -> zone) to be drawn")
+            raise InputError("zones need zone_of (code_commune -> zone) to be drawn",
+                             column="zone_of")
         zone_geojson, zone_text = _zone_layer(gdf, zones, zone_of, prof, year=year,
                                               tolerance=simplify_tolerance)
     props, themes = _commune_layer(gdf, prof, year=year, final_year=forecast_year, draws=draws,

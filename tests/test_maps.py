@@ -293,7 +293,7 @@ def test_map_html_layers_and_tooltips(tmp_path):
     assert tip["Population"] == f"{french.fmt_int(row['pop_totale'])} hab."
     assert tip[f"APL {YEAR}"].startswith(french.fmt_dec(row["apl"]))
     assert tip[f"APL médian en {FINAL}"].startswith(french.fmt_dec(row["apl_forecast"]))
-    assert tip["80 % des simulations"] == (f"entre {french.fmt_dec(row['apl_forecast_p10'])} "
+    assert tip["80\u202f% des simulations"] == (f"entre {french.fmt_dec(row['apl_forecast_p10'])} "
                                             f"et {french.fmt_dec(row['apl_forecast_p90'])}")
     assert tip[f"Probabilité d'être sous-dense en {FINAL}"] == french.fmt_pct(
         row["p_deficit_forecast"], 0)
@@ -331,6 +331,10 @@ def test_map_html_rejects_bad_installations(tmp_path):
     with pytest.raises(InputError, match="need a column 'kind'"):
         full_map(tmp_path / "map.html", installations=installation_inputs().drop(columns="kind"))
     assert not (tmp_path / "map.html").exists()
+    # Tables glued together keep repeated index labels: that is no error.
+    twice = pd.concat([installation_inputs(), installation_inputs()])
+    data = map_data(full_map(tmp_path / "map.html", installations=twice))
+    assert [len(data["installations"][k]) for k in ("planned", "proposed")] == [2, 4]
 
 
 def test_hostile_names_never_reach_the_page_as_markup(tmp_path):
@@ -548,3 +552,31 @@ def test_map_of_corsica_renders(browser, mirror, tmp_path):
     events = browser.open(path.as_uri())
     assert problems(events, allow=TILES) == []
     assert browser.eval("document.querySelectorAll('.leaflet-aplCommunes-pane path').length") >= 360
+
+
+def test_hostile_communes_file_end_to_end(browser, mirror, tmp_path):
+    """Issue 16's case: hostile names in the planner's communes and zones files, through
+    ``apl compute``; hovering or opening anything on the map runs no script."""
+    from engine.cli import main
+
+    export = tmp_path / "export"
+    assert main(["data", "export", "--region", "corse", "--out", str(export), "--quiet"]) == 0
+    communes = pd.read_csv(export / "communes.csv", dtype={"code_commune": str})
+    communes["nom"] = [HOSTILE[k % len(HOSTILE)] for k in range(len(communes))]
+    communes.to_csv(tmp_path / "communes.csv", index=False)
+    zones = pd.read_csv(mirror / "insee" / "epci_communes.csv", dtype=str)
+    zones = zones[zones["code_commune"].isin(communes["code_commune"])]
+    zones = zones.rename(columns={"epci_code": "zone"}).assign(
+        zone_nom=lambda z: [HOSTILE[k % len(HOSTILE)] for k in range(len(z))])
+    zones[["code_commune", "zone", "zone_nom"]].to_csv(tmp_path / "zones.csv", index=False)
+    out = tmp_path / "out"
+    assert main(["compute", "--no-isochrones", "--quiet", "--out", str(out),
+                 "--communes", str(tmp_path / "communes.csv"),
+                 "--zones", str(tmp_path / "zones.csv")]) == 0
+    events, opened, found = _open_everything(browser, (out / "map.html").as_uri())
+    assert problems(events, allow=TILES) == []
+    assert opened >= len(communes)
+    assert found == {"ran": [], "handlers": [], "links": [], "scripts": 3, "svg_img": 0}
+    shown = browser.eval("[...document.querySelectorAll('.leaflet-tooltip')]"
+                         ".map(e => e.textContent).join('\\n')")
+    assert all(name in shown for name in HOSTILE)
