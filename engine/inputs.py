@@ -118,6 +118,7 @@ def build_region(*, region: str | None = "corse", network: str | os.PathLike | N
                        mirror=mirror)
     if zones is not None:
         base.zones = base._aligned_zones(read_zones(zones))
+        base.sources["zones"] = f"fichier {Path(zones).name}"
     if network is None and communes is None and practitioners is None and official is None:
         return base
     net = base.network if network is None else load_planner_network(network)
@@ -131,7 +132,14 @@ def build_region(*, region: str | None = "corse", network: str | os.PathLike | N
     # The cached commune matrix stays valid only for the same network and communes.
     times = base.commune_times() if network is None and communes is None else None
     name = base.name if communes is None else Path(communes).stem
-    return _region(name, net, table, gps, off, year, prof, client, polygons, times, base.zones)
+    sources = dict(base.sources)
+    for key, given in (("network", network), ("communes", communes),
+                       ("practitioners", practitioners), ("official", official)):
+        if given is not None:
+            sources[key] = f"fichier {Path(str(given)).name}"
+    region = _region(name, net, table, gps, off, year, prof, client, polygons, times, base.zones)
+    region.sources = sources
+    return region
 
 
 def region_from_files(network: str | os.PathLike, communes: str | os.PathLike,
@@ -172,8 +180,13 @@ def region_from_files(network: str | os.PathLike, communes: str | os.PathLike,
     gps = read_practitioners(practitioners, year=year)
     off = None if official is None else read_official(official, year=year)
     zone_table = None if zones is None else read_zones(zones)
-    return _region(name or Path(communes).stem, load_planner_network(network), table, gps, off,
-                   year, prof, client, polygons, None, zone_table)
+    region = _region(name or Path(communes).stem, load_planner_network(network), table, gps, off,
+                     year, prof, client, polygons, None, zone_table)
+    region.sources = {key: f"fichier {Path(str(given)).name}" for key, given in
+                      (("network", network), ("communes", communes),
+                       ("practitioners", practitioners), ("official", official),
+                       ("zones", zones)) if given is not None}
+    return region
 
 
 def _communes(path):

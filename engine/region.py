@@ -73,6 +73,10 @@ class Region:
     zones : pandas.DataFrame, optional
         A territory grouping: ``code_commune``, ``zone`` (and ``zone_nom``); communes absent
         from it belong to no zone.
+    sources : dict, optional
+        Where each part comes from, in words for the report (``network``, ``communes``,
+        ``practitioners``, ``official``, ``zones``): a dataset's origin, or a file's name —
+        never a local path.
     times : TravelTimeMatrix, optional
         A commune matrix computed before (same communes, same order), e.g. from a cache.
 
@@ -95,6 +99,7 @@ class Region:
     polygons: Any = None
     client: Any = field(default=None, repr=False)
     zones: pd.DataFrame | None = field(default=None, repr=False)
+    sources: dict = field(default_factory=dict, repr=False)
     times: TravelTimeMatrix | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:

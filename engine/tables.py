@@ -16,10 +16,13 @@ __all__ = [
     "access_surface",
     "commune_table",
     "forecast_table",
+    "group_years",
     "model_check",
     "headline",
     "practitioner_isochrones",
     "practitioner_points",
+    "risk_table",
+    "watch_list",
     "with_forecast",
     "zones_forecast_table",
     "zones_table",
@@ -274,3 +277,61 @@ def zones_forecast_table(fc) -> pd.DataFrame | None:
     out = fc.zones.copy()
     out["annee_deficit"] = out["zone"].map(fc.zone_crossing_year())
     return out
+
+
+def risk_table(fc, table) -> pd.DataFrame:
+    """Every commune ranked by its risk of being in deficit in the forecast's last year.
+
+    Parameters
+    ----------
+    fc : scenarios.Forecast
+    table : pandas.DataFrame
+        :func:`commune_table` (today's class and APL, population, département).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per commune, riskiest first (probability of deficit in the last year, then
+        the first year the median is under the threshold, then the most populous, then the
+        lowest median): ``rang``,
+        ``code_commune``, ``nom``, ``departement``, ``pop_totale``, ``classe`` and ``apl``
+        (today), ``p_deficit`` (last year), ``annee_deficit``, then per simulated year
+        ``apl_median_<year>``, ``apl_p10_<year>``, ``apl_p90_<year>``.
+    """
+    last = fc.years[-1]
+    wide = fc.communes[fc.communes["year"] > fc.years[0]].pivot(
+        index="code_commune", columns="year", values=["apl_median", "apl_p10", "apl_p90"])
+    wide.columns = [f"{stat}_{year}" for stat, year in wide.columns]
+    order = [f"{stat}_{year}" for year in fc.years[1:] for stat in ("apl_median", "apl_p10",
+                                                                     "apl_p90")]
+    final = fc.communes[fc.communes["year"] == last].set_index("code_commune")
+    cols = [c for c in ("code_commune", "nom", "departement", "pop_totale", "classe", "apl")
+            if c in table]
+    out = pd.DataFrame(table[cols]).copy()
+    out["p_deficit"] = out["code_commune"].map(final["p_deficit"]).to_numpy()
+    out["annee_deficit"] = out["code_commune"].map(fc.crossing_year()).to_numpy()
+    out = out.join(wide[order], on="code_commune")
+    key_year = out["annee_deficit"].astype("Float64").fillna(np.inf).astype(float)
+    out = out.assign(_y=key_year.to_numpy()).sort_values(
+        ["p_deficit", "_y", "pop_totale", f"apl_median_{last}"],
+        ascending=[False, True, False, True], kind="stable").drop(columns="_y").reset_index(
+        drop=True)
+    out.insert(0, "rang", np.arange(1, len(out) + 1))
+    return out
+
+
+def watch_list(risk: pd.DataFrame, *, low: float = 0.2, high: float = 0.5) -> pd.DataFrame:
+    """The communes to watch: a probability of deficit in the last year from ``low`` to
+    ``high`` (not yet likely, no longer unlikely), riskiest first."""
+    p = risk["p_deficit"]
+    return risk[(p >= low) & (p < high)].reset_index(drop=True)
+
+
+def group_years(frame: pd.DataFrame | None, value: str = "share_deficit_mean") -> pd.DataFrame | None:
+    """A per-group (département or zone) forecast as one row per group and one column per year."""
+    if frame is None:
+        return None
+    wide = frame.pivot_table(index=["zone", "zone_nom"], columns="year", values=value,
+                             sort=False).reset_index()
+    wide.columns = [str(c) for c in wide.columns]
+    return wide

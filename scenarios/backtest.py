@@ -96,7 +96,8 @@ def backtest(region, official_to: pd.DataFrame, *, to_year: int,
         The second year (after the data year).
     scenario : Scenario or str
         What happens in between (default: the default scenario, ``retirement-hazard``);
-        its horizon and start year are replaced by the backtest's.
+        its horizon and start year are replaced by the backtest's, and its installations
+        after ``to_year`` are left out (they have not happened by then).
     draws, seed : int
         Monte Carlo settings.
     baseline : Baseline, optional
@@ -114,7 +115,10 @@ def backtest(region, official_to: pd.DataFrame, *, to_year: int,
     if int(to_year) <= from_year:
         raise InputError(f"the second year ({to_year}) must come after the data year "
                          f"({from_year})", column="to_year")
-    scenario = dataclasses.replace(scenario, start_year=None, horizon=int(to_year) - from_year)
+    # Installations planned after the year predicted have not happened by then.
+    scenario = dataclasses.replace(
+        scenario, start_year=None, horizon=int(to_year) - from_year,
+        installations=tuple(i for i in scenario.installations if i.year <= int(to_year)))
     prof = region.profession
     thr = prof.zoning.deficit_threshold
     to = _aligned(region, official_to, str(to_year))

@@ -34,11 +34,13 @@ from engine.apl import (
     Catchment,
     bounded_activity,
     class_index,
+    departement_of,
     supply_by_commune,
     zone_apl,
     zone_indicator,
 )
 from engine.errors import InputError
+from engine.french import departement_name
 from scenarios.baseline import Baseline
 from scenarios.baseline import baseline as make_baseline
 from scenarios.config import Scenario, load_scenario
@@ -78,7 +80,10 @@ class Forecast:
         ``year``, ``apl_mean``, ``apl_median``, ``apl_p10``, ``apl_p90`` (the zone's APL, its
         communes' weighted by standardised population, over draws), ``p_deficit`` (share of
         draws where the zone's APL is under the threshold), ``share_deficit_mean`` (share of
-        the zone's population living in a commune in deficit), ``classe``.
+        the zone's population living in a commune in deficit), ``pop_deficit_mean``,
+        ``classe``.
+    departements : pandas.DataFrame
+        The same per département (``zone`` holds the département code).
     pop_deficit_draws : numpy.ndarray
         ``(years, draws)`` population in deficit in each draw (year 0: every draw equal).
     supply_mean : numpy.ndarray
@@ -99,6 +104,7 @@ class Forecast:
     supply_mean: np.ndarray = field(repr=False, default=None)
     population: np.ndarray = field(repr=False, default=None)
     zones: pd.DataFrame | None = field(repr=False, default=None)
+    departements: pd.DataFrame | None = field(repr=False, default=None)
 
     def supply_in(self, year: int) -> np.ndarray:
         """Mean supply per commune in ``year`` (a starting point for the optimizer)."""
@@ -318,11 +324,18 @@ def forecast(
     pop_deficit = np.zeros((n_years, draws))
     supply_sum = np.zeros((n_years, n))
     active_sum = np.zeros(n_years)
-    zone_labels, zone_ind = (zone_indicator(region.zones["zone"].to_numpy())
-                             if region.zones is not None else (None, None))
-    zone_values: list[list[np.ndarray]] = [[] for _ in range(n_years)]
-    zone_pop_share = None if zone_ind is None else np.zeros((n_years, zone_ind.shape[0]))
-    zone_pop = None if zone_ind is None else zone_ind @ pop_total
+    deps = departement_of(region.codes)
+    groupings = {"departements": (deps, pd.Series({d: departement_name(d) or d
+                                                   for d in np.unique(deps)}))}
+    if region.zones is not None:
+        groupings["zones"] = (region.zones["zone"].to_numpy(),
+                              region.zones.drop_duplicates("zone").set_index("zone")["zone_nom"])
+    groups = {}
+    for key, (labels_of, names) in groupings.items():
+        labels, ind = zone_indicator(labels_of)
+        groups[key] = {"labels": labels, "ind": ind, "names": names,
+                       "values": [[] for _ in range(n_years)],
+                       "pop_deficit": np.zeros((n_years, len(labels)))}
 
     # Year 0, observed.
     apl0 = np.asarray(base.apl, dtype=np.float64)
@@ -379,18 +392,16 @@ def forecast(
             apl_sum[t] += apl.sum(axis=1)
             below[t] += deficit.sum(axis=1)
             values[t].append(apl)
-            if zone_ind is not None:
-                zone_values[t].append(zone_apl(apl, region.demand, zone_ind))
-                zone_pop_share[t] += np.divide(
-                    zone_ind @ (population_for(year)[:, None] * deficit),
-                    (zone_ind @ population_for(year))[:, None],
-                    out=np.zeros((len(zone_labels), m)),
-                    where=(zone_ind @ population_for(year))[:, None] > 0).sum(axis=1)
+            for g in groups.values():
+                g["values"][t].append(zone_apl(apl, region.demand, g["ind"]))
+                g["pop_deficit"][t] += (g["ind"] @ (population_for(year)[:, None] * deficit)
+                                        ).sum(axis=1)
             pop_deficit[t, lo:hi] = population_for(year) @ deficit
             supply_sum[t] += supply[:n].sum(axis=1)
             active_sum[t] += float(active.sum())
-        if progress is not None:
-            progress(hi, draws)
+            if progress is not None:
+                # Draws are simulated year by year in chunks: count a chunk's years as parts.
+                progress(lo + (m * t) // (n_years - 1), draws)
 
     codes = np.asarray(prof.zoning.codes)
     names = region.communes["nom"].to_numpy() if "nom" in region.communes else region.codes
@@ -421,33 +432,34 @@ def forecast(
             "communes_deficit": int(under.sum()), "communes_new_deficit": new,
             "active_practitioners_mean": active_sum[t] / draws,
         })
-    zone_frame = None
-    if zone_ind is not None:
-        names = region.zones.drop_duplicates("zone").set_index("zone")["zone_nom"]
-        zone0 = zone_apl(apl0, region.demand, zone_ind)
-        share0 = np.divide(zone_ind @ (pop_total * deficit0), zone_pop,
-                           out=np.zeros(len(zone_labels)), where=zone_pop > 0)
+    frames = {}
+    for key, g in groups.items():
+        ind, labels = g["ind"], g["labels"]
+        names = (g["names"].reindex(labels).to_numpy() if g["names"] is not None else labels)
         parts = []
         for t, year in enumerate(years):
+            pop_g = ind @ population_for(year)
             if t == 0:
-                mean = q10 = median = q90 = zone0
-                p_def = (class_index(zone0, profession=prof) == 0).astype(np.float64)
-                share = share0
+                mean = q10 = median = q90 = zone_apl(apl0, region.demand, ind)
+                p_def = (class_index(mean, profession=prof) == 0).astype(np.float64)
+                pop_def = ind @ (pop_total * deficit0)
             else:
-                allz = np.concatenate(zone_values[t], axis=1)
+                allz = np.concatenate(g["values"][t], axis=1)
                 q10, median, q90 = np.quantile(allz, [0.1, 0.5, 0.9], axis=1)
                 mean = allz.mean(axis=1)
                 p_def = (class_index(allz, profession=prof) == 0).mean(axis=1)
-                share = zone_pop_share[t] / draws
+                pop_def = g["pop_deficit"][t] / draws
             parts.append(pd.DataFrame({
-                "zone": zone_labels, "zone_nom": names.reindex(zone_labels).to_numpy(),
-                "year": year, "apl_mean": mean, "apl_median": median, "apl_p10": q10,
-                "apl_p90": q90, "p_deficit": p_def, "share_deficit_mean": share,
+                "zone": labels, "zone_nom": names, "year": year, "apl_mean": mean,
+                "apl_median": median, "apl_p10": q10, "apl_p90": q90, "p_deficit": p_def,
+                "pop_deficit_mean": pop_def,
+                "share_deficit_mean": np.divide(pop_def, pop_g, out=np.zeros(len(labels)),
+                                                where=pop_g > 0),
                 "classe": codes[class_index(median, profession=prof)]}))
-        zone_frame = pd.concat(parts, ignore_index=True)
+        frames[key] = pd.concat(parts, ignore_index=True)
     return Forecast(
         communes=pd.concat(rows, ignore_index=True), summary=pd.DataFrame(summary),
         baseline=base, scenario=scenario, years=years, draws=int(draws), seed=int(seed),
         profession=prof, pop_deficit_draws=pop_deficit, supply_mean=supply_sum / draws,
-        population=pop_total, zones=zone_frame,
+        population=pop_total, zones=frames.get("zones"), departements=frames["departements"],
     )

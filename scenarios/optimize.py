@@ -19,6 +19,7 @@ import scipy.sparse as sp
 from engine.apl import bounded_activity
 from engine.apl import profession as as_profession
 from engine.errors import InputError
+from engine.french import fmt_int
 from scenarios.baseline import Baseline
 from scenarios.baseline import baseline as make_baseline
 
@@ -97,7 +98,10 @@ def greedy_placement(
     -------
     pandas.DataFrame
         One row per placement in order: ``rank``, ``column``, ``population_lifted``,
-        ``gap_closed``, ``population_in_deficit`` (after the placement).
+        ``gap_closed`` (consultations a year: the standardised population times the APL
+        gained up to the threshold), ``apl_before`` (the APL of the chosen commune before
+        the placement), ``lifted_rows`` (the communes it lifts to the threshold or above),
+        ``population_in_deficit`` (after the placement).
     """
     if objective not in _OBJECTIVES:
         raise InputError(f"objective must be one of {_OBJECTIVES}, got {objective!r}",
@@ -126,11 +130,15 @@ def greedy_placement(
             best = int(np.lexsort((-np.arange(len(cand)), lifted, gap))[-1])
         j = int(cand[best])
         out.append({"rank": rank, "column": j, "population_lifted": float(lifted[best]),
-                    "gap_closed": float(gap[best])})
+                    "gap_closed": float(gap[best]), "apl_before": float(max(apl[j], 0.0)),
+                    "lifted_rows": []})
         if reach[j] > 0:
             lo, hi = wc.indptr[j], wc.indptr[j + 1]
             rows = wc.indices[lo:hi]
+            before = apl[rows].copy()
             apl[rows] += factor[rows] * wc.data[lo:hi] * (supply_per_site / reach[j])
+            crossed = (before < threshold) & (apl[rows] >= threshold)
+            out[-1]["lifted_rows"] = rows[crossed].tolist()
             # Only candidates reaching one of the changed communes need rescoring.
             touched = np.unique(np.concatenate([wr.indices[wr.indptr[r]:wr.indptr[r + 1]] for r in rows]))
             idx = np.array([pos_of[int(c)] for c in touched if int(c) in pos_of], dtype=np.int64)
@@ -213,8 +221,13 @@ def optimize_installations(
     Returns
     -------
     pandas.DataFrame
-        One row per site in order: ``rank``, ``code_commune``, ``nom``, ``gps``,
-        ``population_lifted``, ``gap_closed``, ``population_in_deficit`` (after the step).
+        One row per site in order: ``rank``, ``code_commune``, ``nom``, ``population`` (of
+        the site's commune), ``gps``, ``year`` (the planning year), ``population_lifted``
+        (people living in the communes lifted to the threshold or above), ``gap_closed``
+        (consultations a year added where access is below the threshold, up to it),
+        ``apl_before`` (the site commune's APL before this step), ``population_in_deficit``
+        (after the step), ``communes_lifted`` (names, codes and populations) and
+        ``n_communes_lifted``.
         The exact methods give ``population_covered`` and ``optimal`` instead of
         ``population_lifted`` and ``gap_closed``.
 
@@ -268,8 +281,17 @@ def optimize_installations(
                               supply_per_site=per_gp * gps_per_site, candidates=cand,
                               objective=objective, profession=prof,
                               factor=base.correction.factor, progress=progress)
-    result.insert(1, "code_commune", codes[result["column"].to_numpy()])
+    cols = result["column"].to_numpy()
     noms = region.communes["nom"].to_numpy() if "nom" in region.communes else codes
-    result.insert(2, "nom", noms[result["column"].to_numpy()])
-    result.insert(3, "gps", gps_per_site)
-    return result.drop(columns="column")
+    pop = region.population
+    result.insert(1, "code_commune", codes[cols])
+    result.insert(2, "nom", noms[cols])
+    result.insert(3, "population", pop[cols])
+    result.insert(4, "gps", gps_per_site)
+    result.insert(5, "year", region.year if year is None else int(year))
+    result["communes_lifted"] = [
+        " ; ".join(f"{noms[r]} ({codes[r]}, {fmt_int(pop[r])} hab.)"
+                  for r in sorted(rows, key=lambda r: -pop[r]))
+        for rows in result["lifted_rows"]]
+    result["n_communes_lifted"] = [len(rows) for rows in result["lifted_rows"]]
+    return result.drop(columns=["column", "lifted_rows"])

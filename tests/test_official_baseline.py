@@ -6,11 +6,11 @@ from __future__ import annotations
 import base64
 import io
 import re
-from html.parser import HTMLParser
 
 import numpy as np
 import pandas as pd
 import pytest
+from htmlpage import Page
 
 from engine.cli import main
 from engine.mirror import read_drees_apl
@@ -60,45 +60,6 @@ def test_forecast_year_zero_is_drees_2022(forecast_run, drees):
     assert round(summary["share_deficit_mean"].iloc[0], 3) == 0.180
 
 
-class _Page(HTMLParser):
-    """Text by element id, the images' sources and the tables' cells, of the report."""
-
-    _VOID = {"img", "br", "meta", "link", "input", "hr"}
-
-    def __init__(self):
-        super().__init__()
-        self.stack, self.text, self.images, self.tables = [], {}, {}, {}
-        self.table, self.row = None, None
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "img" and "id" in a:
-            self.images[a["id"]] = a.get("src", "")
-        if tag == "table":
-            self.table = a.get("id")
-            self.tables.setdefault(self.table, [])
-        if tag == "tr" and self.table is not None:
-            self.row = []
-            self.tables[self.table].append(self.row)
-        if tag in ("td", "th") and self.row is not None:
-            self.row.append("")
-        if tag not in self._VOID:
-            self.stack.append(a.get("id"))
-
-    def handle_endtag(self, tag):
-        if tag == "table":
-            self.table, self.row = None, None
-        if tag not in self._VOID and self.stack:
-            self.stack.pop()
-
-    def handle_data(self, data):
-        for ident in self.stack:
-            if ident:
-                self.text[ident] = self.text.get(ident, "") + data
-        if self.row:
-            self.row[-1] += data
-
-
 def _png_facts(uri: str) -> dict:
     from PIL import Image
 
@@ -111,7 +72,7 @@ def _number(text: str) -> int:
 
 
 def test_report_has_one_today(forecast_run):
-    page = _Page()
+    page = Page()
     page.feed((forecast_run / "report.html").read_text("utf-8"))
     card = page.text["card-today"]
     assert "18,0" in card
