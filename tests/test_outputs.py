@@ -370,27 +370,6 @@ def test_rasterize_mask_blanks_outside():
 # --------------------------------------------------------------------------- maps and report
 
 
-def test_static_maps_synthetic(tmp_path):
-    communes = make_communes()
-    fc, *_ = make_forecast(communes)
-    _png_ok(maps.map_apl_png(communes, tmp_path / "map_apl.png", subtitle="Test"))
-    _png_ok(maps.map_apl_png(communes, tmp_path / "map_u65.png", column="classe_u65"))
-    _png_ok(maps.map_apl_png(communes, tmp_path / "map_num.png", column="apl"))
-    _png_ok(maps.map_forecast_png(communes, fc, tmp_path / "map_forecast.png"))
-    _png_ok(maps.map_apl_png(make_communes(points=True), tmp_path / "map_points.png"))
-    with pytest.raises(ValueError, match="no forecast for year"):
-        maps.map_forecast_png(communes, fc, tmp_path / "x.png", year=1990)
-    assert not (tmp_path / "x.png").exists()
-
-
-def test_static_maps_corsica(mirror, tmp_path):
-    g = gpd.read_file(mirror / "insee" / "communes_corse.gpkg", layer="communes")
-    g = g.rename(columns={"population_municipale": "pop_totale"})
-    g["apl"] = np.log1p(g.pop_totale) / 2
-    g["classe"] = _classe(g["apl"].to_numpy())
-    _png_ok(maps.map_apl_png(g, tmp_path / "map_apl.png", subtitle="Corse"), min_side=900)
-
-
 def test_french_number_formats():
     assert french.fmt_int(1234567) == "1\u202f234\u202f567"
     assert french.fmt_dec(2.5) == "2,50"
@@ -402,25 +381,6 @@ def test_french_number_formats():
 
 _EXTERNAL = re.compile(r"""<(?:script|link|img|iframe)\b[^>]*?(?:src|href)\s*=\s*["']?(?:https?:)?//""",
                        re.IGNORECASE)
-
-
-def test_map_html_is_self_contained(tmp_path):
-    communes = make_communes()
-    gps = pd.DataFrame({"lon": [8.72, 8.72, 8.8], "lat": [41.92, 41.92, 42.0],
-                        "code_commune": ["00001", "00001", "00006"]})
-    iso = gpd.GeoDataFrame({"source": ["a", "a"], "minutes": [10, 20]},
-                           geometry=[box(8.7, 41.9, 8.8, 42.0), box(8.7, 41.9, 8.85, 42.05)],
-                           crs="EPSG:4326")
-    path = maps.map_html(communes, tmp_path / "map.html", practitioners_points=gps, isochrones=iso)
-    text = path.read_text(encoding="utf-8")
-    assert not _EXTERNAL.search(text), "the map must not load anything from the network"
-    assert "L.map(" in text and "leaflet-container" in text  # Leaflet JS and CSS are inline
-    assert "Commune 3" in text and "OpenStreetMap" in text
-    assert "2 médecins généralistes" in text
-    assert "Isochrones" in text
-    # Communes given as points (no polygons available) are drawn as circle markers.
-    points = maps.map_html(make_communes(points=True), tmp_path / "points.html")
-    assert "circleMarker" in points.read_text(encoding="utf-8")
 
 
 def test_report_is_self_contained(tmp_path):
