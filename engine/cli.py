@@ -344,8 +344,10 @@ def _names(region) -> dict:
     return dict(zip(region.codes, region.communes["nom"], strict=True))
 
 
-def _subtitle(region) -> str:
-    return f"{region.name.title()}, données {region.year}"
+def _subtitle(region, base) -> str:
+    """The maps' second line: where and whose values (the title carries the year)."""
+    whose = "valeurs officielles DREES" if base.kind == "official" else "APL recalculé"
+    return f"{region.name.title()} · {whose}"
 
 
 def cmd_compute(args, progress) -> dict:
@@ -374,17 +376,18 @@ def cmd_compute(args, progress) -> dict:
         if iso is not None:
             outputs.write_isochrones(iso, tmp / "isochrones.gpkg")
         outputs.write_geotiff(tmp / "travel_time_to_practitioner.tif", *raster)
-        maps.map_apl_png(table, tmp / "map_apl.png", profession=prof, subtitle=_subtitle(region))
+        maps.map_apl_png(table, tmp / "map_apl.png", profession=prof, year=region.year,
+                         subtitle=_subtitle(region, base))
         map_files = {"apl": tmp / "map_apl.png"}
         if zones is not None:
             outputs.write_table(zones, tmp / "zones.csv")
             sheets["Territoires"] = zones
             maps.map_zones_png(table, zones, region.zones, tmp / "map_zones.png", profession=prof,
-                               subtitle=_subtitle(region))
+                               year=region.year, subtitle=_subtitle(region, base))
             map_files["zones"] = tmp / "map_zones.png"
         outputs.write_xlsx(sheets, tmp / "communes.xlsx", profession=prof)
         maps.map_html(table, tmp / "map.html", practitioners_points=points, isochrones=iso,
-                      profession=prof)
+                      profession=prof, year=region.year, zones=zones, zone_of=region.zones)
         outputs.write_json(_run_facts(args, region, kind="compute", base=base), tmp / "run.json")
         report.write_report(tmp / "report.html", region_name=region.name.title(), communes=table,
                             zoning_summary=summary, maps=map_files, zones=zones,
@@ -483,16 +486,24 @@ def cmd_forecast(args, progress) -> dict:
         if installs is not None:
             outputs.write_table(installs, tmp / "installations.csv")
             sheets["Installations proposées"] = installs
-        maps.map_apl_png(table, tmp / "map_apl.png", profession=prof, subtitle=_subtitle(region))
+        maps.map_apl_png(table, tmp / "map_apl.png", profession=prof, year=region.year,
+                         subtitle=_subtitle(region, base))
         maps.map_forecast_png(table, fc.communes, tmp / "map_forecast.png", profession=prof,
-                              subtitle=f"Scénario : {scenario.label}")
+                              scenario=scenario.label, draws=args.draws)
         map_files = {"apl": tmp / "map_apl.png", "forecast": tmp / "map_forecast.png"}
+        if installs is not None:
+            maps.map_installations_png(table, installs, tmp / "map_proposals.png",
+                                       column="classe_forecast", year=years[-1],
+                                       scenario=scenario.label, profession=prof,
+                                       subtitle="Sur le zonage projeté (médiane des tirages) "
+                                                f"en {years[-1]}")
+            map_files["proposals"] = tmp / "map_proposals.png"
         if zones is not None:
             outputs.write_table(zones, tmp / "zones.csv")
             outputs.write_table(zones_fc, tmp / "zones_forecast.csv")
             sheets["Par territoire"] = zones_fc
             maps.map_zones_png(table, zones, region.zones, tmp / "map_zones.png", profession=prof,
-                               subtitle=_subtitle(region))
+                               year=region.year, subtitle=_subtitle(region, base))
             map_files["zones"] = tmp / "map_zones.png"
         if bt is not None:
             outputs.write_table(bt.summary, tmp / "backtest_summary.csv")
@@ -505,7 +516,11 @@ def cmd_forecast(args, progress) -> dict:
                                   "Communes à risque": "Classées par probabilité d'être "
                                   f"sous-dense en {years[-1]} ; APL médian et intervalle à 80 % "
                                   "par année."})
-        maps.map_html(table, tmp / "map.html", practitioners_points=points, profession=prof)
+        maps.map_html(table, tmp / "map.html", practitioners_points=points, profession=prof,
+                      year=region.year, forecast_year=years[-1], scenario=scenario.label,
+                      draws=args.draws, zones=zones, zone_of=region.zones,
+                      installations=tables.installation_points(region, scenario=scenario,
+                                                               proposals=installs))
         outputs.write_json(_run_facts(args, region, kind="forecast", base=base,
                                       scenario=scenario, years=years, assumptions=rows),
                            tmp / "run.json")
@@ -607,9 +622,15 @@ def cmd_optimize(args, progress) -> dict:
         outputs.write_xlsx({"Installations proposées": result}, tmp / "installations.xlsx",
                            profession=prof)
         outputs.write_xlsx({"Communes": table}, tmp / "communes.xlsx", profession=prof)
-        maps.map_apl_png(table, tmp / "map_apl.png", profession=prof, subtitle=_subtitle(region))
-        map_files = {"apl": tmp / "map_apl.png"}
-        maps.map_html(table, tmp / "map.html", practitioners_points=points, profession=prof)
+        maps.map_apl_png(table, tmp / "map_apl.png", profession=prof, year=region.year,
+                         subtitle=_subtitle(region, base))
+        maps.map_installations_png(table, result, tmp / "map_proposals.png", year=year,
+                                   profession=prof,
+                                   subtitle=f"Sur le zonage {region.year} (valeurs de départ)")
+        map_files = {"apl": tmp / "map_apl.png", "proposals": tmp / "map_proposals.png"}
+        maps.map_html(table, tmp / "map.html", practitioners_points=points, profession=prof,
+                      year=region.year,
+                      installations=tables.installation_points(region, proposals=result))
         outputs.write_json({**_run_facts(args, region, kind="optimize", base=base),
                             "optimizer": optimizer, "assumptions": assumptions},
                            tmp / "run.json")

@@ -611,6 +611,94 @@ def map_forecast_png(
     return _save_png(fig, Path(path), facts)
 
 
+def map_installations_png(
+    communes,
+    installations: pd.DataFrame,
+    path: str | os.PathLike[str],
+    *,
+    column: str = "classe",
+    year: int | None = None,
+    title: str | None = None,
+    subtitle: str | None = None,
+    scenario: str | None = None,
+    profession: str | Profession = "gp",
+) -> Path:
+    """The proposed installation sites, numbered in order, on the zoning classes.
+
+    Parameters
+    ----------
+    communes : geopandas.GeoDataFrame
+        Commune polygons (or points) with ``code_commune``, ``column`` and ``pop_totale``.
+    installations : pandas.DataFrame
+        :func:`scenarios.optimize_installations`: ``rank``, ``code_commune``, ``nom``,
+        ``gps`` and, when known, ``population_lifted``; sites are drawn at their commune.
+    path : path-like
+        The PNG (written atomically).
+    column : str
+        The class column drawn under the sites (``"classe"``: year 0; a forecast's
+        ``"classe_forecast"``: its last year).
+    year : int, optional
+        The planning year, named in the default title.
+    title, subtitle, scenario : str, optional
+    profession : str, path-like or Profession
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``; the PNG's metadata hold ``apl:sites`` and ``apl:population_lifted``.
+    """
+    from matplotlib.patches import Patch
+
+    prof = as_profession(profession)
+    gdf = _to_l93(communes)
+    pop = population_of(gdf)
+    lay = _Layout(gdf, _header_lines(title or "title", subtitle, scenario))
+    legend = zoning_legend(prof)
+    color_of = {e.code: e.color for e in legend}
+    keys = class_keys(gdf[column], prof)
+    # Paler classes, so that the numbered sites stand out.
+    colors = [_blend(color_of[k] if k else MISSING[1], 0.45) for k in keys]
+    _draw_base(lay.ax, gdf, colors, point_sizes=_point_sizes(pop))
+    inst = pd.DataFrame(installations).reset_index(drop=True)
+    at = gdf.set_index("code_commune").geometry.representative_point()
+    lines = []
+    for k, row in inst.iterrows():
+        point = at.get(row["code_commune"])
+        if point is None:
+            continue
+        rank = int(row["rank"]) if "rank" in row else k + 1
+        lay.ax.scatter([point.x], [point.y], s=210, color="#1f4e79", edgecolor="white",
+                       linewidth=1.2, zorder=12)
+        lay.ax.text(point.x, point.y, str(rank), ha="center", va="center", fontsize=7.5,
+                    fontweight="bold", color="white", zorder=13)
+        lifted = row.get("population_lifted")
+        gain = "" if lifted is None or pd.isna(lifted) else f" : {fmt_int(lifted)} hab. sortis"
+        lines.append(f"{rank}. {row.get('nom', row['code_commune'])}{gain}")
+    handles = [Patch(facecolor=_blend(e.color, 0.45), edgecolor="#888888", linewidth=0.5,
+                     label=e.long_label) for e in legend]
+    lay.fig.legend(handles=handles, loc="upper left", bbox_to_anchor=lay.at(0.0, 0.0),
+                   frameon=False, fontsize=9, title="Zonage sous les sites", title_fontsize=10.5,
+                   alignment="left")
+    lay.fig.text(*lay.at(0.08, 1.6), "Sites proposés, dans l'ordre", fontsize=10.5,
+                 fontweight="bold", color="#1a1a1a", va="top")
+    lay.fig.text(*lay.at(0.08, 1.95), "\n".join(_fit(line, 3.7, 8.5) for line in lines[:18]),
+                 fontsize=8.5, color="#1a1a1a", va="top", linespacing=1.5)
+    default = f"Où installer {plural(len(inst), 'site')} de {prof.label}"
+    _furniture(lay, title or _in_year(default, year), subtitle, scenario=scenario)
+    lifted = inst["population_lifted"].sum() if "population_lifted" in inst else float("nan")
+    return _save_png(lay.fig, Path(path), {"sites": len(inst),
+                                          "population_lifted": round(float(lifted))
+                                          if np.isfinite(lifted) else ""})
+
+
+def _blend(color: str, weight: float) -> str:
+    """``color`` mixed with white (``weight`` of the colour)."""
+    from matplotlib.colors import to_hex, to_rgb
+
+    r, g, b = to_rgb(color)
+    return to_hex((1 - weight + weight * r, 1 - weight + weight * g, 1 - weight + weight * b))
+
+
 def map_zones_png(communes, zones, zone_of, path: str | os.PathLike[str], *,
                   title: str | None = None, subtitle: str | None = None,
                   profession: str | Profession = "gp", year: int | None = None) -> Path:
