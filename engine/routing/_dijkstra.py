@@ -61,6 +61,9 @@ _ONE = np.uint64(1)
 _ACTIVE, _DEAD_END, _ONE_WAY, _TWO_WAY = 0, 1, 2, 3
 #: Circular bucket arrays never exceed this many buckets (W widens instead).
 _MAX_BUCKETS = 1 << 22
+#: First sizes of a thread's queue pool and output buffers (both grow when needed).
+_FIRST_POOL = 1 << 16
+_FIRST_OUT = 1 << 20
 
 
 @kernel
@@ -196,14 +199,15 @@ def _search(indptr, indices, weights, kind, ptr, times, codes, sources, together
             s = sources[q]
             if dist[s] == 0.0:  # a repeated seed
                 continue
+            queued = kind[s] == 0 or (check and target_pos[s] >= 0)
+            if queued and npool == cap:
+                status = 1
+                break
             if kind[s] > 0 and dist[s] == _INF:
                 ilist[ni] = s
                 ni += 1
             dist[s] = 0.0
-            if kind[s] == 0 or (check and target_pos[s] >= 0):
-                if npool == cap:
-                    status = 1
-                    break
+            if queued:
                 pd[npool] = 0.0
                 pn[npool] = s
                 pnext[npool] = head[0]
@@ -220,14 +224,15 @@ def _search(indptr, indices, weights, kind, ptr, times, codes, sources, together
                 t = weights[e]
                 while t < dist[x] and t <= limit:
                     kx = kind[x]
+                    queued = kx == 0 or (check and target_pos[x] >= 0)
+                    if queued and npool == cap:
+                        status = 1
+                        break
                     if kx > 0 and dist[x] == _INF:
                         ilist[ni] = x
                         ni += 1
                     dist[x] = t
-                    if kx == 0 or (check and target_pos[x] >= 0):
-                        if npool == cap:
-                            status = 1
-                            break
+                    if queued:
                         slot = np.int64(t * invw) & mask
                         pd[npool] = t
                         pn[npool] = x
@@ -294,14 +299,15 @@ def _search(indptr, indices, weights, kind, ptr, times, codes, sources, together
                             x = y & _NODE
                         if t < dist[x] and t <= limit:
                             passive = c < 0
+                            queued = not passive or (check and target_pos[x] >= 0)
+                            if queued and npool == cap:
+                                status = 1
+                                break
                             if passive and dist[x] == _INF:
                                 ilist[ni] = x
                                 ni += 1
                             dist[x] = t
-                            if not passive or (check and target_pos[x] >= 0):
-                                if npool == cap:
-                                    status = 1
-                                    break
+                            if queued:
                                 bi = np.int64(t * invw)
                                 if bi == b:
                                     dirty = True
@@ -500,7 +506,7 @@ class _Scratch:
 
     def grow_output(self, nnz: int) -> None:
         cols = np.empty(2 * len(self.cols), np.int32)
-        vals = np.empty(2 * len(self.vals), np.float64)
+        vals = np.empty(len(cols), np.float64)
         cols[:nnz] = self.cols[:nnz]
         vals[:nnz] = self.vals[:nnz]
         self.cols, self.vals = cols, vals
@@ -518,8 +524,8 @@ def _run(graph: SearchGraph, sources: np.ndarray, together: bool, limit: float,
         pieces = [sources[i:i + chunk] for i in range(0, len(sources), chunk)]
     out: list = [None] * len(pieces)
     todo = iter(range(len(pieces)))  # next() on it is atomic under the GIL
-    entries = min(len(graph.times), 1 << 16) + len(sources) + 16
-    first_out = min(n_targets * (1 if together else min(chunk, len(sources))), 1 << 20) + 64
+    entries = max(1, min(len(graph.times) + len(sources) + 16, _FIRST_POOL))
+    first_out = max(1, min(n_targets * (1 if together else min(chunk, len(sources))), _FIRST_OUT))
 
     def work() -> None:
         sc = _Scratch(n, size, entries, first_out)
