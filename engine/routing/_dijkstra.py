@@ -40,6 +40,7 @@ active nodes bucket by bucket, then passive ones; it is not sorted by time.
 
 from __future__ import annotations
 
+import threading
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
@@ -63,7 +64,7 @@ _ACTIVE, _DEAD_END, _ONE_WAY, _TWO_WAY = 0, 1, 2, 3
 _MAX_BUCKETS = 1 << 22
 #: First sizes of a thread's queue pool and output buffers (both grow when needed).
 _FIRST_POOL = 1 << 16
-_FIRST_OUT = 1 << 20
+_FIRST_OUT = 1 << 24
 
 
 @kernel
@@ -170,16 +171,18 @@ def _chain_steps(indptr, indices, weights, kind, ptr, times, codes):
 @kernel
 def _search(indptr, indices, weights, kind, ptr, times, codes, sources, together, limit, invw,
             mask, target_pos, dst, n_targets, dist, head, bits, pd, pn, pnext, ilist, counts,
-            cols, vals, k, nnz):
+            cols, vals, k, nnz, reserve):
     """Bounded searches from ``sources[k:]`` one after the other (or one from all, ``together``).
 
     Search ``k`` writes the positions (``cols``) and seconds (``vals``) of the targets it
     reaches from ``nnz`` on, and their number in ``counts[k]``. ``dist`` (all ``inf``),
     ``head`` (all -1) and ``bits`` (all 0) are left as found; ``pd``/``pn``/``pnext`` are
     the queue's entry pool and ``ilist`` (``n`` entries) the passive nodes reached.
-    Returns ``(k, nnz, relaxations, status)``: ``status`` 0 when every search is done,
-    1 (pool) or 2 (output) when search ``k`` found a buffer too small and was undone:
-    grow it and call again from ``k``.
+    A search starts only with room for ``reserve`` outputs (raised to the most a search
+    wrote so far), so that output buffers are grown between searches rather than by
+    undoing one. Returns ``(k, nnz, relaxations, status)``: ``status`` 0 when every
+    search is done, 1 (pool) or 2 (output) when search ``k`` found a buffer too small (and
+    was undone if it had started): grow it and call again from ``k``.
     """
     cap = pd.shape[0]
     cap_out = cols.shape[0]
@@ -188,6 +191,9 @@ def _search(indptr, indices, weights, kind, ptr, times, codes, sources, together
     relax_total = 0
     status = 0
     while k < n_search and status == 0:
+        if cap_out - nnz < reserve:
+            status = 2
+            break
         nnz0 = nnz
         npool = 0
         pending = 0
@@ -292,18 +298,36 @@ def _search(indptr, indices, weights, kind, ptr, times, codes, sources, together
                         t = t + times[j]
                         j += 1
                         if c >= 0:
-                            x = c
-                            y = _END  # an active node ends its chain
-                        else:
-                            y = ~c
-                            x = y & _NODE
+                            # The chain ends at an active node: queue it.
+                            relax += 1
+                            if t < dist[c] and t <= limit:
+                                if npool == cap:
+                                    status = 1
+                                    break
+                                dist[c] = t
+                                bi = np.int64(t * invw)
+                                if bi == b:
+                                    dirty = True
+                                slot2 = bi & mask
+                                pd[npool] = t
+                                pn[npool] = c
+                                pnext[npool] = head[slot2]
+                                head[slot2] = npool
+                                bits[slot2 >> 6] |= _ONE << np.uint64(slot2 & 63)
+                                npool += 1
+                                pending += 1
+                            t = d
+                            continue
+                        y = ~c
+                        x = y & _NODE
                         if t < dist[x] and t <= limit:
-                            passive = c < 0
-                            queued = not passive or (check and target_pos[x] >= 0)
+                            # A passive node: labelled, written at the end (or queued as a
+                            # target when the search may stop early).
+                            queued = check and target_pos[x] >= 0
                             if queued and npool == cap:
                                 status = 1
                                 break
-                            if passive and dist[x] == _INF:
+                            if dist[x] == _INF:
                                 ilist[ni] = x
                                 ni += 1
                             dist[x] = t
@@ -374,6 +398,7 @@ def _search(indptr, indices, weights, kind, ptr, times, codes, sources, together
             nnz = nnz0
         else:
             counts[k] = nnz - nnz0
+            reserve = max(reserve, nnz - nnz0)
             relax_total += relax
             k += 1
     return k, nnz, relax_total, status
@@ -396,7 +421,7 @@ KERNELS = {
     "_search": (_search, (
         _i64, _i32, _f64, _i8, _i64, _f64, _i32, _i64, types.boolean, types.float64,
         types.float64, types.int64, _i32, _i64, types.int64, _f64, _i32, _u64, _f64, _i32,
-        _i32, _i32, _i64, _i32, _f64, types.int64, types.int64)),
+        _i32, _i32, _i64, _i32, _f64, types.int64, types.int64, types.int64)),
 }
 
 
@@ -488,33 +513,73 @@ def _buckets(graph: SearchGraph, limit: float) -> tuple[float, int]:
 
 
 class _Scratch:
-    """One thread's working arrays, reused from one chunk of sources to the next."""
+    """One thread's working arrays, reused from one chunk of sources to the next.
 
-    def __init__(self, n: int, size: int, entries: int, out: int) -> None:
+    Kept between calls (see :func:`_take`): a process routing again on a network of the
+    same size finds them allocated, without the page faults of fresh memory.
+    """
+
+    def __init__(self, n: int) -> None:
+        self.n = n
         self.dist = np.full(n, _INF)
-        self.head = np.full(size, -1, np.int32)
-        self.bits = np.zeros(size // 64, np.uint64)
         self.ilist = np.empty(n, np.int32)
-        self.pool(entries)
-        self.cols = np.empty(out, np.int32)
-        self.vals = np.empty(out, np.float64)
+        self.head = np.empty(0, np.int32)
+        self.bits = np.empty(0, np.uint64)
+        self.pd = np.empty(0, np.float64)
+        self.cols = np.empty(0, np.int32)
+        self.vals = np.empty(0, np.float64)
+
+    def ready(self, size: int, entries: int, out: int) -> _Scratch:
+        if len(self.head) != size:
+            self.head = np.full(size, -1, np.int32)
+            self.bits = np.zeros(size // 64, np.uint64)
+        if len(self.pd) < entries:
+            self.pool(entries)
+        if len(self.cols) < out:
+            self.cols = np.empty(out, np.int32)
+            self.vals = np.empty(out, np.float64)
+        return self
 
     def pool(self, entries: int) -> None:
         self.pd = np.empty(entries, np.float64)
         self.pn = np.empty(entries, np.int32)
         self.pnext = np.empty(entries, np.int32)
 
-    def grow_output(self, nnz: int) -> None:
-        cols = np.empty(2 * len(self.cols), np.int32)
+    def grow_output(self, nnz: int, room: int) -> None:
+        cols = np.empty(max(2 * len(self.cols), nnz + 2 * room), np.int32)
         vals = np.empty(len(cols), np.float64)
         cols[:nnz] = self.cols[:nnz]
         vals[:nnz] = self.vals[:nnz]
         self.cols, self.vals = cols, vals
 
 
+#: Idle scratch sets, for the next searches on a network with as many nodes.
+_IDLE: list[_Scratch] = []
+_IDLE_LOCK = threading.Lock()
+
+
+def _take(n: int) -> _Scratch:
+    with _IDLE_LOCK:
+        for i, sc in enumerate(_IDLE):
+            if sc.n == n:
+                return _IDLE.pop(i)
+    return _Scratch(n)
+
+
+def _give_back(used: list[_Scratch]) -> None:
+    with _IDLE_LOCK:
+        # Only the latest network size is kept, at most one set per thread.
+        keep = [sc for sc in _IDLE if used and sc.n == used[0].n]
+        _IDLE[:] = (used + keep)[:max(len(used), numba.config.NUMBA_NUM_THREADS)]
+
+
 def _run(graph: SearchGraph, sources: np.ndarray, together: bool, limit: float,
-         target_pos: np.ndarray, dst: np.ndarray, chunk: int, threads: int):
-    """Run the searches on ``threads`` threads, ``chunk`` sources per task."""
+         target_pos: np.ndarray, dst: np.ndarray, chunk: int, threads: int,
+         unit: float = 1.0):
+    """Run the searches on ``threads`` threads, ``chunk`` sources per task.
+
+    Returns ``(counts, cols, times, relaxations)``, times in seconds divided by ``unit``.
+    """
     invw, size = _buckets(graph, limit)
     n = graph.n_nodes
     n_targets = len(dst)
@@ -522,31 +587,41 @@ def _run(graph: SearchGraph, sources: np.ndarray, together: bool, limit: float,
         pieces = [sources]
     else:
         pieces = [sources[i:i + chunk] for i in range(0, len(sources), chunk)]
+    # Per piece: its counts, the scratch holding its output, where, and its relaxations.
     out: list = [None] * len(pieces)
     todo = iter(range(len(pieces)))  # next() on it is atomic under the GIL
     entries = max(1, min(len(graph.times) + len(sources) + 16, _FIRST_POOL))
-    first_out = max(1, min(n_targets * (1 if together else min(chunk, len(sources))), _FIRST_OUT))
+    per_thread = -(-len(pieces) // max(1, threads)) * (1 if together else min(chunk, len(sources)))
+    first_out = max(1, min(n_targets * per_thread, _FIRST_OUT))
+
+    used: list[_Scratch] = []
 
     def work() -> None:
-        sc = _Scratch(n, size, entries, first_out)
+        sc = _take(n).ready(size, entries, first_out)
+        used.append(sc)
+        nnz = reserve = 0
         for i in todo:
             piece = pieces[i]
             counts = np.zeros(1 if together else len(piece), np.int64)
-            k = nnz = relax = 0
+            k = relax = 0
+            start = nnz
             while True:
+                # Each thread appends its pieces' output to its own buffers.
                 k, nnz, r, status = _search(
                     graph.indptr, graph.indices, graph.weights, graph.kind, graph.ptr,
                     graph.times, graph.codes, piece, together, limit, invw, size - 1, target_pos,
                     dst, n_targets, sc.dist, sc.head, sc.bits, sc.pd, sc.pn, sc.pnext, sc.ilist,
-                    counts, sc.cols, sc.vals, k, nnz)
+                    counts, sc.cols, sc.vals, k, nnz, reserve)
                 relax += r
+                if k:
+                    reserve = max(reserve, int(counts[:k].max()))
                 if status == 0:
                     break
                 if status == 1:
                     sc.pool(4 * len(sc.pd) + len(piece))
                 else:
-                    sc.grow_output(nnz)
-            out[i] = (counts, sc.cols[:nnz].copy(), sc.vals[:nnz].copy(), relax)
+                    sc.grow_output(nnz, reserve)
+            out[i] = (counts, sc, start, nnz, relax)
 
     threads = max(1, min(threads, len(pieces)))
     if threads == 1:
@@ -554,14 +629,22 @@ def _run(graph: SearchGraph, sources: np.ndarray, together: bool, limit: float,
     else:
         for f in [_executor(threads).submit(work) for _ in range(threads)]:
             f.result()
-    if len(out) == 1:
-        counts, cols, secs, relax = out[0]
-    else:
-        counts = np.concatenate([o[0] for o in out])
-        cols = np.concatenate([o[1] for o in out])
-        secs = np.concatenate([o[2] for o in out])
-        relax = sum(o[3] for o in out)
-    return counts, cols, secs, int(relax)
+    # One copy from the threads' buffers to the result, in piece order.
+    total = sum(o[3] - o[2] for o in out)
+    cols = np.empty(total, np.int32)
+    times = np.empty(total, np.float64)
+    pos = 0
+    for _, sc, lo, hi, _ in out:
+        cols[pos:pos + hi - lo] = sc.cols[lo:hi]
+        if unit == 1.0:
+            times[pos:pos + hi - lo] = sc.vals[lo:hi]
+        else:
+            np.divide(sc.vals[lo:hi], unit, out=times[pos:pos + hi - lo])
+        pos += hi - lo
+    counts = out[0][0] if len(out) == 1 else np.concatenate([o[0] for o in out])
+    relax = int(sum(o[4] for o in out))
+    _give_back(used)
+    return counts, cols, times, relax
 
 
 _EXECUTOR: dict[str, ThreadPoolExecutor] = {}
@@ -587,7 +670,8 @@ def _targets(target_pos: np.ndarray) -> np.ndarray:
     return dst
 
 
-def bounded_searches(indptr, indices, weights, sources, limit, n_targets, target_pos, chunk):
+def bounded_searches(indptr, indices, weights, sources, limit, n_targets, target_pos, chunk, *,
+                     unit=1.0):
     """Bounded searches from every source: flat ``(counts, columns, seconds, relaxations)``.
 
     The entry point of the kernels for :mod:`engine.routing.matrix` and the Dask backend;
@@ -597,7 +681,8 @@ def bounded_searches(indptr, indices, weights, sources, limit, n_targets, target
     ``numba.get_num_threads()`` threads. Rows come out in ``sources`` order, each row's
     targets in the search's order (not sorted). ``relaxations`` counts the edges scanned,
     those of passive nodes included: as many as a textbook Dijkstra settling the same
-    nodes relaxes (more only when zero-time edges make a bucket be scanned again).
+    nodes relaxes (more only when zero-time edges make a bucket be scanned again). With
+    ``unit`` the times are divided by it (``60.0`` gives minutes, each ``seconds / 60.0``).
     """
     graph = search_graph(indptr, indices, weights)
     target_pos = np.ascontiguousarray(target_pos, dtype=np.int32)
@@ -605,7 +690,7 @@ def bounded_searches(indptr, indices, weights, sources, limit, n_targets, target
     if len(dst) != int(n_targets):
         raise ValueError(f"target_pos has {len(dst)} targets, n_targets says {n_targets}")
     return _run(graph, np.ascontiguousarray(sources, dtype=np.int64), False, float(limit),
-                target_pos, dst, max(1, int(chunk)), numba.get_num_threads())
+                target_pos, dst, max(1, int(chunk)), numba.get_num_threads(), float(unit))
 
 
 def nearest_seconds(indptr, indices, weights, seeds, limit):

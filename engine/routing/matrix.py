@@ -218,10 +218,9 @@ def travel_times(
         return TravelTimeMatrix(src, dst, np.zeros(len(src) + 1, np.int64), np.empty(0, np.int32),
                                 np.empty(0), max_minutes, reverse, stats)
     if client is None:
-        counts, cols, seconds, relax = bounded_searches(
+        counts, cols, minutes, relax = bounded_searches(
             indptr, indices, weights, src, limit, len(dst), target_pos,
-            settings.routing_chunk_size)
-        minutes = seconds / 60.0
+            settings.routing_chunk_size, unit=60.0)
         stats["relaxations"] = relax
     else:
         counts, cols, minutes, more = route_on_cluster(
