@@ -170,12 +170,13 @@ def _chain_steps(indptr, indices, weights, kind, ptr, times, codes):
 
 @kernel
 def _search(indptr, indices, weights, kind, ptr, times, codes, sources, together, limit, invw,
-            mask, target_pos, dst, n_targets, dist, head, bits, pd, pn, pnext, ilist, counts,
-            cols, vals, k, nnz, reserve):
+            mask, target_pos, every, dst, n_targets, dist, head, bits, pd, pn, pnext, ilist,
+            counts, cols, vals, k, nnz, reserve):
     """Bounded searches from ``sources[k:]`` one after the other (or one from all, ``together``).
 
     Search ``k`` writes the positions (``cols``) and seconds (``vals``) of the targets it
-    reaches from ``nnz`` on, and their number in ``counts[k]``. ``dist`` (all ``inf``),
+    reaches from ``nnz`` on, and their number in ``counts[k]``; ``every`` says that the
+    targets are all the nodes in order (``target_pos`` is then not read). ``dist`` (all ``inf``),
     ``head`` (all -1) and ``bits`` (all 0) are left as found; ``pd``/``pn``/``pnext`` are
     the queue's entry pool and ``ilist`` (``n`` entries) the passive nodes reached.
     A search starts only with room for ``reserve`` outputs (raised to the most a search
@@ -282,7 +283,7 @@ def _search(indptr, indices, weights, kind, ptr, times, codes, sources, together
                     e = pnext[e]
                     if d > dist[u]:
                         continue
-                    pos = target_pos[u]
+                    pos = u if every else target_pos[u]
                     if pos >= 0:
                         if nnz == cap_out:
                             status = 2
@@ -378,7 +379,7 @@ def _search(indptr, indices, weights, kind, ptr, times, codes, sources, together
             x = ilist[q]
             if status == 0 and (not early or np.int64(dist[x] * invw) <= b):
                 relax += (kind[x] + 1) >> 1
-                pos = target_pos[x]
+                pos = x if every else target_pos[x]
                 if not check and pos >= 0:
                     if nnz == cap_out:
                         status = 2
@@ -420,8 +421,8 @@ KERNELS = {
     "_chain_steps": (_chain_steps, (_i64, _i32, _f64, _i8, _i64, _f64, _i32)),
     "_search": (_search, (
         _i64, _i32, _f64, _i8, _i64, _f64, _i32, _i64, types.boolean, types.float64,
-        types.float64, types.int64, _i32, _i64, types.int64, _f64, _i32, _u64, _f64, _i32,
-        _i32, _i32, _i64, _i32, _f64, types.int64, types.int64, types.int64)),
+        types.float64, types.int64, _i32, types.boolean, _i64, types.int64, _f64, _i32, _u64,
+        _f64, _i32, _i32, _i32, _i64, _i32, _f64, types.int64, types.int64, types.int64)),
 }
 
 
@@ -583,6 +584,7 @@ def _run(graph: SearchGraph, sources: np.ndarray, together: bool, limit: float,
     invw, size = _buckets(graph, limit)
     n = graph.n_nodes
     n_targets = len(dst)
+    every = n_targets == n and bool((dst == np.arange(n)).all())
     if together:
         pieces = [sources]
     else:
@@ -610,8 +612,8 @@ def _run(graph: SearchGraph, sources: np.ndarray, together: bool, limit: float,
                 k, nnz, r, status = _search(
                     graph.indptr, graph.indices, graph.weights, graph.kind, graph.ptr,
                     graph.times, graph.codes, piece, together, limit, invw, size - 1, target_pos,
-                    dst, n_targets, sc.dist, sc.head, sc.bits, sc.pd, sc.pn, sc.pnext, sc.ilist,
-                    counts, sc.cols, sc.vals, k, nnz, reserve)
+                    every, dst, n_targets, sc.dist, sc.head, sc.bits, sc.pd, sc.pn, sc.pnext,
+                    sc.ilist, counts, sc.cols, sc.vals, k, nnz, reserve)
                 relax += r
                 if k:
                     reserve = max(reserve, int(counts[:k].max()))

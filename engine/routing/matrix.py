@@ -302,15 +302,14 @@ def nearest_travel_times(
 
 
 def _routing_kernels() -> list[tuple]:
-    """Every routing kernel with the one signature it is called with."""
-    # Imported here: the PBF reader is only needed to build networks, not to route.
-    from engine.routing.pbf import KERNELS as PBF_KERNELS
-
-    return [*KERNELS.values(), *PBF_KERNELS.values()]
+    """The kernels behind :func:`travel_times` and :func:`nearest_travel_times`, with the one
+    signature each is called with. (Streaming a PBF file compiles its own small kernel,
+    ~0.1 s, on first use.)"""
+    return list(KERNELS.values())
 
 
 def kernels_cached() -> bool:
-    """Whether the routing kernels are ready without compiling: in memory or in numba's cache.
+    """Whether routing will run without compiling: its kernels are in memory or in numba's cache.
 
     Cheap (it reads numba's small index files, no compiled code): a command-line front end
     can call it to announce a first, slower run, e.g. ``"compilation des calculs (premier
@@ -348,7 +347,7 @@ def kernels_cached() -> bool:
 
 
 def compile_kernels() -> float:
-    """Compile every routing kernel now, or load it from numba's on-disk cache.
+    """Compile the routing kernels now, or load them from numba's on-disk cache.
 
     Routing compiles on first use anyway; calling this first moves the cost (a few seconds
     once per machine, ~0.1 s to load afterwards) to a moment of the caller's choosing.
