@@ -100,11 +100,12 @@ def chain_steps(indptr, indices, weights, kind):
     """Twin of ``_chain_steps``: every active node's out-edges followed through their chains.
 
     Returns ``(ptr, times, codes, span)``: node ``u``'s steps are ``ptr[u]:ptr[u + 1]``;
-    a step's code is the node reached, ``~node`` for a pass-through node and
-    ``~(node | 2**30)`` for a dead end ending the chain; ``span`` is the largest chain
+    a step's code is the node reached, ``~node`` for a one-way pass-through node,
+    ``~(node | 2**29)`` for a two-way one and ``~(node | 2**30)`` for a dead end ending the
+    chain; ``span`` is the largest chain
     time (added in order), over chains from active nodes and dead ends.
     """
-    end = 1 << 30
+    end, two = 1 << 30, 1 << 29
     n = len(indptr) - 1
     ptr, times, codes = [0], [], []
     span = 0.0
@@ -125,7 +126,8 @@ def chain_steps(indptr, indices, weights, kind):
                 if kind[u] == 0:
                     for w, x in chain:
                         times.append(w)
-                        codes.append(x if kind[x] == 0 else ~(x | end) if kind[x] == 1 else ~x)
+                        codes.append(x if kind[x] == 0 else ~(x | end) if kind[x] == 1
+                                     else ~(x | two) if kind[x] == 3 else ~x)
         ptr.append(len(times))
     return (np.array(ptr, dtype=np.int64), np.array(times, dtype=np.float64),
             np.array(codes, dtype=np.int32), span)

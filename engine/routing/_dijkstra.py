@@ -53,10 +53,12 @@ from numba.cpython.unsafe.numbers import trailing_zeros
 from engine.routing.jit import kernel
 
 _INF = np.inf
-# Step codes (see _chain_steps): >= 0 an active node; ~code for a passive node, with this
-# bit set when the passive node ends the chain (a dead end).
+# Step codes (see _chain_steps): >= 0 an active node; ~code for a passive node, with bit
+# _END set when it ends the chain (a dead end) and bit _TWO when it is two-way (two edges
+# out, one edge otherwise).
 _END = 1 << 30
-_NODE = _END - 1
+_TWO = 1 << 29
+_NODE = _TWO - 1
 _ONE = np.uint64(1)
 # Node kinds.
 _ACTIVE, _DEAD_END, _ONE_WAY, _TWO_WAY = 0, 1, 2, 3
@@ -130,7 +132,8 @@ def _chain_steps(indptr, indices, weights, kind, ptr, times, codes):
 
     Node ``u``'s steps are ``codes[ptr[u]:ptr[u + 1]]`` with times ``times[...]``: the
     edges of each chain in travel order, ending at an active node (code ``>= 0``) or at a
-    dead end (``~(node | _END)``); pass-through nodes are ``~node``. ``ptr`` has ``n + 1``
+    dead end (``~(node | _END)``); pass-through nodes are ``~node`` (one-way) or
+    ``~(node | _TWO)`` (two-way). ``ptr`` has ``n + 1``
     entries, ``times``/``codes`` room for every edge. Returns ``(steps, span)``, ``span``
     being the longest chain time (it bounds how far apart the labels queued can be).
     """
@@ -150,7 +153,7 @@ def _chain_steps(indptr, indices, weights, kind, ptr, times, codes):
                     times[ns] = t
                 while kind[x] >= 2:
                     if ku == 0:
-                        codes[ns] = ~x
+                        codes[ns] = ~(x | _TWO) if kind[x] == 3 else ~x
                         ns += 1
                     f = indptr[x]
                     if kind[x] == 3 and indices[f] == prev:
@@ -213,6 +216,7 @@ def _search(indptr, indices, weights, kind, ptr, times, codes, sources, together
             if kind[s] > 0 and dist[s] == _INF:
                 ilist[ni] = s
                 ni += 1
+                relax += (kind[s] + 1) >> 1
             dist[s] = 0.0
             if queued:
                 pd[npool] = 0.0
@@ -238,6 +242,7 @@ def _search(indptr, indices, weights, kind, ptr, times, codes, sources, together
                     if kx > 0 and dist[x] == _INF:
                         ilist[ni] = x
                         ni += 1
+                        relax += (kx + 1) >> 1
                     dist[x] = t
                     if queued:
                         slot = np.int64(t * invw) & mask
@@ -261,7 +266,6 @@ def _search(indptr, indices, weights, kind, ptr, times, codes, sources, together
             if status:
                 break
         b = 0
-        early = False
         while pending > 0 and status == 0:
             slot = b & mask
             word = bits[slot >> 6] >> np.uint64(slot & 63)
@@ -331,6 +335,7 @@ def _search(indptr, indices, weights, kind, ptr, times, codes, sources, together
                             if dist[x] == _INF:
                                 ilist[ni] = x
                                 ni += 1
+                                relax += 1 + ((y >> 29) & 1)  # its own out-edges
                             dist[x] = t
                             if queued:
                                 bi = np.int64(t * invw)
@@ -371,16 +376,14 @@ def _search(indptr, indices, weights, kind, ptr, times, codes, sources, together
                         q0 += 1
                 nnz = q0
             if check and nnz - nnz0 >= n_targets:
-                early = True
                 break
             b += 1
         # Passive nodes: written now that their times are final, then reset.
         for q in range(ni):
             x = ilist[q]
-            if status == 0 and (not early or np.int64(dist[x] * invw) <= b):
-                relax += (kind[x] + 1) >> 1
+            if status == 0 and not check:
                 pos = x if every else target_pos[x]
-                if not check and pos >= 0:
+                if pos >= 0:
                     if nnz == cap_out:
                         status = 2
                     else:
@@ -477,8 +480,8 @@ def search_graph(indptr, indices, weights) -> SearchGraph:
     ix = np.ascontiguousarray(indices, dtype=np.int32)
     w = np.ascontiguousarray(weights, dtype=np.float64)
     n, m = len(ip) - 1, len(ix)
-    if n >= _END:
-        raise ValueError(f"at most {_END - 1:,} nodes, got {n:,}")
+    if n > _NODE:
+        raise ValueError(f"at most {_NODE:,} nodes, got {n:,}")
     kind = np.zeros(n, np.int8)
     _classify(ip, ix, np.zeros(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64),
               np.zeros(n, np.bool_), kind)
@@ -683,7 +686,8 @@ def bounded_searches(indptr, indices, weights, sources, limit, n_targets, target
     ``numba.get_num_threads()`` threads. Rows come out in ``sources`` order, each row's
     targets in the search's order (not sorted). ``relaxations`` counts the edges scanned,
     those of passive nodes included: as many as a textbook Dijkstra settling the same
-    nodes relaxes (more only when zero-time edges make a bucket be scanned again). With
+    nodes relaxes (more when zero-time edges make a bucket be scanned again, or when a
+    search stopping at its last target had labelled passive nodes beyond it). With
     ``unit`` the times are divided by it (``60.0`` gives minutes, each ``seconds / 60.0``).
     """
     graph = search_graph(indptr, indices, weights)
