@@ -682,8 +682,9 @@ def bounded_searches(indptr, indices, weights, sources, limit, n_targets, target
     The entry point of the kernels for :mod:`engine.routing.matrix` and the Dask backend;
     arguments are the CSR arrays, ``sources`` (int64), ``limit`` in seconds (``inf`` for
     none), the number of targets, ``target_pos`` (int32 position of each node among the
-    targets, -1 elsewhere) and the number of sources per task. The searches run on
-    ``numba.get_num_threads()`` threads. Rows come out in ``sources`` order, each row's
+    targets, -1 elsewhere) and the least number of sources per task (tasks hold more when
+    there are many sources: about eight per thread, which keeps the per-call overhead
+    negligible). The searches run on ``numba.get_num_threads()`` threads. Rows come out in ``sources`` order, each row's
     targets in the search's order (not sorted). ``relaxations`` counts the edges scanned,
     those of passive nodes included: as many as a textbook Dijkstra settling the same
     nodes relaxes (more when zero-time edges make a bucket be scanned again, or when a
@@ -695,8 +696,10 @@ def bounded_searches(indptr, indices, weights, sources, limit, n_targets, target
     dst = _targets(target_pos)
     if len(dst) != int(n_targets):
         raise ValueError(f"target_pos has {len(dst)} targets, n_targets says {n_targets}")
-    return _run(graph, np.ascontiguousarray(sources, dtype=np.int64), False, float(limit),
-                target_pos, dst, max(1, int(chunk)), numba.get_num_threads(), float(unit))
+    sources = np.ascontiguousarray(sources, dtype=np.int64)
+    threads = numba.get_num_threads()
+    chunk = max(1, int(chunk), -(-len(sources) // (8 * threads)))
+    return _run(graph, sources, False, float(limit), target_pos, dst, chunk, threads, float(unit))
 
 
 def nearest_seconds(indptr, indices, weights, seeds, limit):
