@@ -171,6 +171,17 @@ def _chain_steps(indptr, indices, weights, kind, ptr, times, codes):
     return ns, span
 
 
+@kernel(inline="always")
+def _queue(t, x, invw, mask, head, bits, pd, pn, pnext, entry):
+    """Queue node ``x`` at time ``t``: entry ``entry`` joins the list of its bucket."""
+    slot = np.int64(t * invw) & mask
+    pd[entry] = t
+    pn[entry] = x
+    pnext[entry] = head[slot]
+    head[slot] = entry
+    bits[slot >> 6] |= _ONE << np.uint64(slot & 63)
+
+
 @kernel
 def _search(indptr, indices, weights, kind, ptr, times, codes, sources, together, limit, invw,
             mask, target_pos, every, dst, n_targets, dist, head, bits, pd, pn, pnext, ilist,
@@ -219,11 +230,7 @@ def _search(indptr, indices, weights, kind, ptr, times, codes, sources, together
                 relax += (kind[s] + 1) >> 1
             dist[s] = 0.0
             if queued:
-                pd[npool] = 0.0
-                pn[npool] = s
-                pnext[npool] = head[0]
-                head[0] = npool
-                bits[0] |= _ONE
+                _queue(0.0, s, invw, mask, head, bits, pd, pn, pnext, npool)
                 npool += 1
                 pending += 1
             if kind[s] == 0:
@@ -245,12 +252,7 @@ def _search(indptr, indices, weights, kind, ptr, times, codes, sources, together
                         relax += (kx + 1) >> 1
                     dist[x] = t
                     if queued:
-                        slot = np.int64(t * invw) & mask
-                        pd[npool] = t
-                        pn[npool] = x
-                        pnext[npool] = head[slot]
-                        head[slot] = npool
-                        bits[slot >> 6] |= _ONE << np.uint64(slot & 63)
+                        _queue(t, x, invw, mask, head, bits, pd, pn, pnext, npool)
                         npool += 1
                         pending += 1
                     if kx < 2:
@@ -310,15 +312,9 @@ def _search(indptr, indices, weights, kind, ptr, times, codes, sources, together
                                     status = 1
                                     break
                                 dist[c] = t
-                                bi = np.int64(t * invw)
-                                if bi == b:
+                                if np.int64(t * invw) == b:
                                     dirty = True
-                                slot2 = bi & mask
-                                pd[npool] = t
-                                pn[npool] = c
-                                pnext[npool] = head[slot2]
-                                head[slot2] = npool
-                                bits[slot2 >> 6] |= _ONE << np.uint64(slot2 & 63)
+                                _queue(t, c, invw, mask, head, bits, pd, pn, pnext, npool)
                                 npool += 1
                                 pending += 1
                             t = d
@@ -338,15 +334,9 @@ def _search(indptr, indices, weights, kind, ptr, times, codes, sources, together
                                 relax += 1 + ((y >> 29) & 1)  # its own out-edges
                             dist[x] = t
                             if queued:
-                                bi = np.int64(t * invw)
-                                if bi == b:
+                                if np.int64(t * invw) == b:
                                     dirty = True
-                                slot2 = bi & mask
-                                pd[npool] = t
-                                pn[npool] = x
-                                pnext[npool] = head[slot2]
-                                head[slot2] = npool
-                                bits[slot2 >> 6] |= _ONE << np.uint64(slot2 & 63)
+                                _queue(t, x, invw, mask, head, bits, pd, pn, pnext, npool)
                                 npool += 1
                                 pending += 1
                             if y >= _END:
