@@ -49,8 +49,10 @@ from typing import NamedTuple
 
 import numba
 import numpy as np
+import scipy.sparse as sp
 from numba import types
 from numba.cpython.unsafe.numbers import trailing_zeros
+from scipy.sparse.csgraph import connected_components
 
 from engine.routing.jit import kernel
 
@@ -69,106 +71,120 @@ _FIRST_POOL = 1 << 16
 _FIRST_OUT = 1 << 24
 
 
-@kernel
-def _classify(indptr, indices, indeg, in1, in2, seen, kind):
+def _node_kinds(indptr: np.ndarray, indices: np.ndarray) -> np.ndarray:
     """Kind of each node: 0 active, 1 dead end, 2 one-way pass-through, 3 two-way pass-through.
 
-    Writes ``kind``; ``indeg`` and ``seen`` must be zeros, ``in1``/``in2`` any int64
-    scratch of ``n`` entries. A cycle made only of pass-through nodes gets one of them
-    made active, so that every pass-through node lies on a chain starting at an active node.
+    A dead end has one edge out and one in, with the same neighbour; a one-way pass-through
+    node one edge in and one out, with different neighbours; a two-way one two edges out and
+    two in, to and from the same two distinct neighbours. A group of pass-through nodes no
+    chain from an active node reaches (a cycle of them, or a path between dead ends) has its
+    smallest node made active, so that every pass-through node lies on a chain that starts
+    at an active node. (Plain numpy: no kernel to compile.)
     """
-    n = indptr.shape[0] - 1
-    for u in range(n):
-        for e in range(indptr[u], indptr[u + 1]):
-            v = indices[e]
-            if indeg[v] == 0:
-                in1[v] = u
-            elif indeg[v] == 1:
-                in2[v] = u
-            indeg[v] += 1
-    for x in range(n):
-        e0 = indptr[x]
-        out = indptr[x + 1] - e0
-        kind[x] = 0
-        if out == 1 and indeg[x] == 1:
-            a = indices[e0]
-            if a == in1[x] and a != x:
-                kind[x] = 1
-            elif a != x and in1[x] != x:
-                kind[x] = 2
-        elif out == 2 and indeg[x] == 2:
-            a = indices[e0]
-            b = indices[e0 + 1]
-            c = in1[x]
-            d = in2[x]
-            if a != b and a != x and b != x and ((a == c and b == d) or (a == d and b == c)):
-                kind[x] = 3
-    # Pass-through nodes reached by walking from the active nodes (round 0); the others
-    # lie on cycles of pass-through nodes only (round 1).
-    for rnd in range(2):
-        for u in range(n):
-            if rnd == 1:
-                if kind[u] < 2 or seen[u]:
-                    continue
-                kind[u] = 0
-            elif kind[u] != 0:
-                continue
-            for e in range(indptr[u], indptr[u + 1]):
-                prev = u
-                x = indices[e]
-                while kind[x] >= 2 and not seen[x]:
-                    seen[x] = True
-                    f = indptr[x]
-                    if kind[x] == 3 and indices[f] == prev:
-                        f += 1
-                    prev = x
-                    x = indices[f]
-    return 0
+    n = len(indptr) - 1
+    out = np.diff(indptr)
+    tails = np.repeat(np.arange(n, dtype=np.int64), out)
+    heads = indices.astype(np.int64)
+    indeg = np.bincount(heads, minlength=n)
+    # In-neighbours in CSR order of their edges (a stable sort by head).
+    in_tails = tails[np.argsort(heads, kind="stable")]
+    in_start = np.concatenate([[0], np.cumsum(indeg)[:-1]])
+    in1, in2, first, second = (np.full(n, -1, np.int64) for _ in range(4))
+    in1[indeg >= 1] = in_tails[in_start[indeg >= 1]]
+    in2[indeg >= 2] = in_tails[in_start[indeg >= 2] + 1]
+    first[out >= 1] = heads[indptr[:-1][out >= 1]]
+    second[out >= 2] = heads[indptr[:-1][out >= 2] + 1]
+    x = np.arange(n)
+    one = (out == 1) & (indeg == 1) & (first != x)
+    two = ((out == 2) & (indeg == 2) & (first != second) & (first != x) & (second != x)
+           & (((first == in1) & (second == in2)) | ((first == in2) & (second == in1))))
+    kind = np.zeros(n, np.int8)
+    kind[one & (first == in1)] = 1
+    kind[one & (first != in1) & (in1 != x)] = 2
+    kind[two] = 3
+    reached = np.zeros(n, bool)
+    for _, edges in _chain_walk(indptr, indices, kind, kind == 0):
+        reached[indices[edges]] = True
+    lost = (kind >= 2) & ~reached
+    if lost.any():
+        # Groups of pass-through nodes linked to each other only: one active node each.
+        lost_edge = lost[tails] & lost[heads]
+        graph = sp.csr_matrix((np.ones(int(lost_edge.sum())), (tails[lost_edge], heads[lost_edge])),
+                              shape=(n, n))
+        _, label = connected_components(graph, directed=True, connection="weak")
+        nodes = np.flatnonzero(lost)
+        smallest = np.full(n, n, np.int64)
+        np.minimum.at(smallest, label[nodes], nodes)
+        kind[smallest[np.unique(label[nodes])]] = 0
+    return kind
 
 
-@kernel
-def _chain_steps(indptr, indices, weights, kind, ptr, times, codes):
+def _chain_walk(indptr, indices, kind, starts):
+    """Follow every out-edge of the nodes ``starts`` (a mask) through the pass-through nodes.
+
+    Yields, step by step, ``(chains, edges)``: the chains still going (numbered by their
+    first edge, in CSR order) and the edge each takes at this step, all chains at once.
+    """
+    n = len(indptr) - 1
+    out = np.diff(indptr)
+    first = np.repeat(starts, out)
+    edges = np.flatnonzero(first)
+    tails = np.repeat(np.arange(n, dtype=np.int64), out)[edges]
+    chains = np.arange(len(edges))
+    while len(edges):
+        yield chains, edges
+        heads = indices[edges].astype(np.int64)
+        go = kind[heads] >= 2
+        chains, edges, tails, heads = chains[go], edges[go], tails[go], heads[go]
+        # The next edge leaves the pass-through node by its other side.
+        nxt = indptr[heads]
+        back = (kind[heads] == 3) & (indices[nxt] == tails)
+        edges = nxt + back
+        tails = heads
+
+
+def _chain_steps(indptr, indices, weights, kind):
     """The out-edges of every active node, each followed through its chain.
 
     Node ``u``'s steps are ``codes[ptr[u]:ptr[u + 1]]`` with times ``times[...]``: the
     edges of each chain in travel order, ending at an active node (code ``>= 0``) or at a
     dead end (``~(node | _END)``); pass-through nodes are ``~node`` (one-way) or
-    ``~(node | _TWO)`` (two-way). ``ptr`` has ``n + 1``
-    entries, ``times``/``codes`` room for every edge. Returns ``(steps, span)``, ``span``
-    being the longest chain time (it bounds how far apart the labels queued can be).
+    ``~(node | _TWO)`` (two-way). Returns ``(ptr, times, codes, span)``, ``span`` being
+    the longest chain time, added in travel order, over the chains from active nodes and
+    dead ends: it bounds how far apart the labels queued can be. (Plain numpy.)
     """
-    n = indptr.shape[0] - 1
-    ns = 0
+    n = len(indptr) - 1
     span = 0.0
-    ptr[0] = 0
-    for u in range(n):
-        ku = kind[u]
-        # Dead ends are not expanded, but a search from one walks its chain: span counts it.
-        if ku <= 1:
-            for e in range(indptr[u], indptr[u + 1]):
-                prev = u
-                x = indices[e]
-                t = weights[e]
-                if ku == 0:
-                    times[ns] = t
-                while kind[x] >= 2:
-                    if ku == 0:
-                        codes[ns] = ~(x | _TWO) if kind[x] == 3 else ~x
-                        ns += 1
-                    f = indptr[x]
-                    if kind[x] == 3 and indices[f] == prev:
-                        f += 1
-                    prev = x
-                    x = indices[f]
-                    t += weights[f]
-                    if ku == 0:
-                        times[ns] = weights[f]
-                if ku == 0:
-                    codes[ns] = ~(x | _END) if kind[x] == 1 else x
-                    ns += 1
-                span = max(span, t)
-        ptr[u + 1] = ns
-    return ns, span
+    for starts, store in ((kind == 1, False), (kind == 0, True)):
+        total = None
+        steps = []
+        for chains, edges in _chain_walk(indptr, indices, kind, starts):
+            if total is None:
+                total = np.zeros(len(chains))
+                owner = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))[edges]
+            total[chains] += weights[edges]
+            if store:
+                steps.append((chains, edges))
+        if total is not None and len(total):
+            span = max(span, float(total.max()))
+    if not steps:
+        return np.zeros(n + 1, np.int64), np.empty(0), np.empty(0, np.int32), span
+    length = np.zeros(len(steps[0][0]), np.int64)
+    for chains, _ in steps:
+        length[chains] += 1
+    offset = np.concatenate([[0], np.cumsum(length)[:-1]])
+    times = np.empty(int(length.sum()), np.float64)
+    codes = np.empty(len(times), np.int32)
+    code_of = np.arange(n, dtype=np.int64)
+    code_of = np.where(kind == 1, ~(code_of | _END), np.where(
+        kind == 3, ~(code_of | _TWO), np.where(kind == 2, ~code_of, code_of)))
+    for i, (chains, edges) in enumerate(steps):
+        at = offset[chains] + i
+        times[at] = weights[edges]
+        codes[at] = code_of[indices[edges]]
+    ptr = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(owner, weights=length, minlength=n).astype(np.int64), out=ptr[1:])
+    return ptr, times, codes, span
 
 
 @kernel(inline="always")
@@ -405,13 +421,10 @@ _i32 = types.Array(types.int32, 1, "C")
 _i64 = types.Array(types.int64, 1, "C")
 _f64 = types.Array(types.float64, 1, "C")
 _u64 = types.Array(types.uint64, 1, "C")
-_bool = types.Array(types.boolean, 1, "C")
 
 #: Every routing kernel of this module and the one signature the entry points call it with
 #: (inputs are converted to these types first, so no other variant is ever compiled).
 KERNELS = {
-    "_classify": (_classify, (_i64, _i32, _i64, _i64, _i64, _bool, _i8)),
-    "_chain_steps": (_chain_steps, (_i64, _i32, _f64, _i8, _i64, _f64, _i32)),
     "_search": (_search, (
         _i64, _i32, _f64, _i8, _i64, _f64, _i32, _i64, types.boolean, types.float64,
         types.float64, types.int64, _i32, types.boolean, _i64, types.int64, _f64, _i32, _u64,
@@ -469,19 +482,14 @@ def search_graph(indptr, indices, weights) -> SearchGraph:
     ip = np.ascontiguousarray(indptr, dtype=np.int64)
     ix = np.ascontiguousarray(indices, dtype=np.int32)
     w = np.ascontiguousarray(weights, dtype=np.float64)
-    n, m = len(ip) - 1, len(ix)
+    n = len(ip) - 1
     if n > _NODE:
         raise ValueError(f"at most {_NODE:,} nodes, got {n:,}")
-    kind = np.zeros(n, np.int8)
-    _classify(ip, ix, np.zeros(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64),
-              np.zeros(n, np.bool_), kind)
-    ptr = np.empty(n + 1, np.int64)
-    times = np.empty(m, np.float64)
-    codes = np.empty(m, np.int32)
-    steps, span = _chain_steps(ip, ix, w, kind, ptr, times, codes)
+    kind = _node_kinds(ip, ix)
+    ptr, times, codes, span = _chain_steps(ip, ix, w, kind)
     positive = w[w > 0]
-    graph = SearchGraph(ip, ix, w, kind, ptr, times[:steps].copy(), codes[:steps].copy(),
-                        float(span), float(positive.min()) if len(positive) else 0.0)
+    graph = SearchGraph(ip, ix, w, kind, ptr, times, codes, span,
+                        float(positive.min()) if len(positive) else 0.0)
     try:
         refs = tuple(weakref.ref(a) for a in (indptr, indices, weights))
         weakref.finalize(indices, _GRAPHS.pop, key, None)
