@@ -632,18 +632,32 @@ def _run(graph: SearchGraph, sources: np.ndarray, together: bool, limit: float,
     else:
         for f in [_executor(threads).submit(work) for _ in range(threads)]:
             f.result()
-    # One copy from the threads' buffers to the result, in piece order.
-    total = sum(o[3] - o[2] for o in out)
-    cols = np.empty(total, np.int32)
-    times = np.empty(total, np.float64)
-    pos = 0
-    for _, sc, lo, hi, _ in out:
-        cols[pos:pos + hi - lo] = sc.cols[lo:hi]
-        if unit == 1.0:
-            times[pos:pos + hi - lo] = sc.vals[lo:hi]
-        else:
-            np.divide(sc.vals[lo:hi], unit, out=times[pos:pos + hi - lo])
-        pos += hi - lo
+    # One copy from the threads' buffers to the result, in piece order (in parallel too:
+    # numpy copies release the GIL).
+    sizes = [o[3] - o[2] for o in out]
+    starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    cols = np.empty(int(starts[-1]), np.int32)
+    times = np.empty(len(cols), np.float64)
+
+    def gather(pieces_: range) -> None:
+        for i in pieces_:
+            _, sc, lo, hi, _ = out[i]
+            at = slice(starts[i], starts[i + 1])
+            cols[at] = sc.cols[lo:hi]
+            if unit == 1.0:
+                times[at] = sc.vals[lo:hi]
+            else:
+                np.divide(sc.vals[lo:hi], unit, out=times[at])
+
+    if threads == 1 or len(cols) < 1 << 18:
+        gather(range(len(out)))
+    else:
+        # Pieces split where the entries are, so that each thread copies as much.
+        cut = np.searchsorted(starts, np.linspace(0, starts[-1], threads + 1)[1:-1])
+        bounds = [0, *cut.tolist(), len(out)]
+        for f in [_executor(threads).submit(gather, range(bounds[t], bounds[t + 1]))
+                  for t in range(threads)]:
+            f.result()
     counts = out[0][0] if len(out) == 1 else np.concatenate([o[0] for o in out])
     relax = int(sum(o[4] for o in out))
     _give_back(used)
