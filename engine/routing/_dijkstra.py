@@ -696,8 +696,8 @@ def bounded_searches(indptr, indices, weights, sources, limit, n_targets, target
     none), the number of targets, ``target_pos`` (int32 position of each node among the
     targets, -1 elsewhere) and the least number of sources per task (tasks hold more when
     there are many sources: about eight per thread, which keeps the per-call overhead
-    negligible). The searches run on ``numba.get_num_threads()`` threads. Rows come out in ``sources`` order, each row's
-    targets in the search's order (not sorted). ``relaxations`` counts the edges scanned,
+    negligible). The searches run on ``numba.get_num_threads()`` threads. Rows come out
+    in ``sources`` order, each row's targets in the search's order (not sorted). ``relaxations`` counts the edges scanned,
     those of passive nodes included: as many as a textbook Dijkstra settling the same
     nodes relaxes (more when zero-time edges make a bucket be scanned again, or when a
     search stopping at its last target had labelled passive nodes beyond it). With
