@@ -96,6 +96,23 @@ def test_kinds_and_chain_steps_equal_naive_twins(net, reverse):
     assert graph.span == span
 
 
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(road_graphs(), st.booleans())
+def test_kinds_by_sorting_equal_kinds_by_sums(net, reverse):
+    # Past 2**26 nodes the in-neighbours are found by sorting; both ways agree.
+    indptr, indices, weights = _csr(net, reverse)
+    tails = np.repeat(np.arange(net.n_nodes, dtype=np.int32), np.diff(indptr))
+    by_sums = _dijkstra._node_kinds(indptr, indices, tails)
+    old = _dijkstra._EXACT_SQUARES
+    _dijkstra._EXACT_SQUARES = 0
+    try:
+        by_sort = _dijkstra._node_kinds(indptr, indices, tails)
+    finally:
+        _dijkstra._EXACT_SQUARES = old
+    assert np.array_equal(by_sums, by_sort)
+    assert np.array_equal(by_sort, naive.node_kinds(indptr, indices))
+
+
 def test_kinds_on_small_cases():
     def kinds(u, v):
         n = max(max(u), max(v)) + 1

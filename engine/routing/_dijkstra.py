@@ -66,12 +66,14 @@ _NODE = _TWO - 1
 _ONE = np.uint64(1)
 #: Circular bucket arrays never exceed this many buckets (W widens instead).
 _MAX_BUCKETS = 1 << 22
+#: Below this many nodes, node numbers squared and summed in pairs are exact in float64.
+_EXACT_SQUARES = 1 << 26
 #: First sizes of a thread's queue pool and output buffers (both grow when needed).
 _FIRST_POOL = 1 << 16
 _FIRST_OUT = 1 << 24
 
 
-def _node_kinds(indptr: np.ndarray, indices: np.ndarray) -> np.ndarray:
+def _node_kinds(indptr: np.ndarray, indices: np.ndarray, tails: np.ndarray) -> np.ndarray:
     """Kind of each node: 0 active, 1 dead end, 2 one-way pass-through, 3 two-way pass-through.
 
     A dead end has one edge out and one in, with the same neighbour; a one-way pass-through
@@ -79,31 +81,42 @@ def _node_kinds(indptr: np.ndarray, indices: np.ndarray) -> np.ndarray:
     two in, to and from the same two distinct neighbours. A group of pass-through nodes no
     chain from an active node reaches (a cycle of them, or a path between dead ends) has its
     smallest node made active, so that every pass-through node lies on a chain that starts
-    at an active node. (Plain numpy: no kernel to compile.)
+    at an active node. ``tails`` is the tail node of each edge. (Plain numpy: no kernel to
+    compile.)
     """
     n = len(indptr) - 1
     out = np.diff(indptr)
-    tails = np.repeat(np.arange(n, dtype=np.int64), out)
-    heads = indices.astype(np.int64)
+    heads = indices
     indeg = np.bincount(heads, minlength=n)
-    # In-neighbours in CSR order of their edges (a stable sort by head).
-    in_tails = tails[np.argsort(heads, kind="stable")]
-    in_start = np.concatenate([[0], np.cumsum(indeg)[:-1]])
-    in1, in2, first, second = (np.full(n, -1, np.int64) for _ in range(4))
-    in1[indeg >= 1] = in_tails[in_start[indeg >= 1]]
-    in2[indeg >= 2] = in_tails[in_start[indeg >= 2] + 1]
+    first, second = np.full(n, -1, np.int64), np.full(n, -1, np.int64)
     first[out >= 1] = heads[indptr[:-1][out >= 1]]
     second[out >= 2] = heads[indptr[:-1][out >= 2] + 1]
+    if n < _EXACT_SQUARES:
+        # The in-neighbours of a node with one or two of them, without sorting: a pair of
+        # integers is fixed by its sum and its sum of squares (exact in float64 here).
+        t = tails.astype(np.float64)
+        in_sum = np.bincount(heads, weights=t, minlength=n)
+        in_sq = np.bincount(heads, weights=t * t, minlength=n)
+        in1 = np.where(indeg >= 1, in_sum, -1).astype(np.int64)  # the one, when only one
+        f, g = first.astype(np.float64), second.astype(np.float64)
+        same_pair = (in_sum == f + g) & (in_sq == f * f + g * g)
+    else:
+        in_tails = tails[np.argsort(heads, kind="stable")]
+        in_start = np.concatenate([[0], np.cumsum(indeg)[:-1]])
+        in1, in2 = np.full(n, -1, np.int64), np.full(n, -1, np.int64)
+        in1[indeg >= 1] = in_tails[in_start[indeg >= 1]]
+        in2[indeg >= 2] = in_tails[in_start[indeg >= 2] + 1]
+        same_pair = ((first == in1) & (second == in2)) | ((first == in2) & (second == in1))
     x = np.arange(n)
     one = (out == 1) & (indeg == 1) & (first != x)
     two = ((out == 2) & (indeg == 2) & (first != second) & (first != x) & (second != x)
-           & (((first == in1) & (second == in2)) | ((first == in2) & (second == in1))))
+           & same_pair)
     kind = np.zeros(n, np.int8)
     kind[one & (first == in1)] = 1
     kind[one & (first != in1) & (in1 != x)] = 2
     kind[two] = 3
     reached = np.zeros(n, bool)
-    for _, edges in _chain_walk(indptr, indices, kind, kind == 0):
+    for _, edges in _chain_walk(indptr, indices, kind, kind == 0, tails):
         reached[indices[edges]] = True
     lost = (kind >= 2) & ~reached
     if lost.any():
@@ -119,21 +132,18 @@ def _node_kinds(indptr: np.ndarray, indices: np.ndarray) -> np.ndarray:
     return kind
 
 
-def _chain_walk(indptr, indices, kind, starts):
+def _chain_walk(indptr, indices, kind, starts, tails):
     """Follow every out-edge of the nodes ``starts`` (a mask) through the pass-through nodes.
 
     Yields, step by step, ``(chains, edges)``: the chains still going (numbered by their
     first edge, in CSR order) and the edge each takes at this step, all chains at once.
     """
-    n = len(indptr) - 1
-    out = np.diff(indptr)
-    first = np.repeat(starts, out)
-    edges = np.flatnonzero(first)
-    tails = np.repeat(np.arange(n, dtype=np.int64), out)[edges]
+    edges = np.flatnonzero(starts[tails])
+    tails = tails[edges]
     chains = np.arange(len(edges))
     while len(edges):
         yield chains, edges
-        heads = indices[edges].astype(np.int64)
+        heads = indices[edges]
         go = kind[heads] >= 2
         chains, edges, tails, heads = chains[go], edges[go], tails[go], heads[go]
         # The next edge leaves the pass-through node by its other side.
@@ -143,7 +153,7 @@ def _chain_walk(indptr, indices, kind, starts):
         tails = heads
 
 
-def _chain_steps(indptr, indices, weights, kind):
+def _chain_steps(indptr, indices, weights, kind, tails):
     """The out-edges of every active node, each followed through its chain.
 
     Node ``u``'s steps are ``codes[ptr[u]:ptr[u + 1]]`` with times ``times[...]``: the
@@ -158,10 +168,10 @@ def _chain_steps(indptr, indices, weights, kind):
     for starts, store in ((kind == 1, False), (kind == 0, True)):
         total = None
         steps = []
-        for chains, edges in _chain_walk(indptr, indices, kind, starts):
+        for chains, edges in _chain_walk(indptr, indices, kind, starts, tails):
             if total is None:
                 total = np.zeros(len(chains))
-                owner = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))[edges]
+                owner = tails[edges]
             total[chains] += weights[edges]
             if store:
                 steps.append((chains, edges))
@@ -485,8 +495,10 @@ def search_graph(indptr, indices, weights) -> SearchGraph:
     n = len(ip) - 1
     if n > _NODE:
         raise ValueError(f"at most {_NODE:,} nodes, got {n:,}")
-    kind = _node_kinds(ip, ix)
-    ptr, times, codes, span = _chain_steps(ip, ix, w, kind)
+    tails = np.repeat(np.arange(n, dtype=np.int32), np.diff(ip))
+    kind = _node_kinds(ip, ix, tails)
+    ptr, times, codes, span = _chain_steps(ip, ix, w, kind, tails)
+    del tails
     positive = w[w > 0]
     graph = SearchGraph(ip, ix, w, kind, ptr, times, codes, span,
                         float(positive.min()) if len(positive) else 0.0)
