@@ -47,6 +47,12 @@ def record(benchmark, *, case: str, peer: str, engine_s: float, peer_s: float,
     return row
 
 
+def record_skip(*, case: str, peer: str, reason: str) -> None:
+    """Put a peer that cannot run in the session table, with why, and skip the test."""
+    ROWS.append({"case": case, "peer": peer, "engine_s": None, "peer_s": None, "ratio": None,
+                 "target": None, "met": None, "skipped": reason})
+    pytest.skip(reason)
+
 
 def synthetic_road_network(side: int = 1000, seed: int = 0) -> RoadNetwork:
     """A road-like network of ``side * side`` nodes, made in code.

@@ -44,11 +44,15 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     tr.write_line(f"{'case':<34} {'peer':<26} {'engine s':>9} {'peer s':>9} {'ratio':>7} "
                   f"{'target':>7}  status")
     for r in ROWS:
+        if "skipped" in r:
+            tr.write_line(f"{r['case']:<34} {r['peer']:<26} {'':>9} {'':>9} {'':>7} {'':>7}  "
+                          f"skipped: {r['skipped']}")
+            continue
         target = "" if r["target"] is None else f">={r['target']:g}x"
         status = "" if r["met"] is None else ("ok" if r["met"] else "MISSED")
         tr.write_line(f"{r['case']:<34} {r['peer']:<26} {r['engine_s']:>9.4f} {r['peer_s']:>9.4f} "
                       f"{r['ratio']:>6.2f}x {target:>7}  {status}")
-        for key in ("relaxations_per_s_per_core", "note"):
+        for key in ("relaxations_per_s_per_core", "preprocessing", "note"):
             if key in r:
                 value = r[key]
                 tr.write_line(f"{'':<4}{key}: {value:,.0f}" if isinstance(value, float)

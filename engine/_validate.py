@@ -95,25 +95,7 @@ def node_indices(values, n_nodes: int, name: str) -> np.ndarray:
     return arr
 
 
-def minutes_bound(value, name: str = "max_minutes") -> float | None:
-    """A routing bound in minutes (``None``: no bound; ``inf`` is read as no bound)."""
-    if value is None:
-        return None
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a number of minutes, got {show(value)}",
-                         column=name) from None
-    if not v >= 0:
-        raise InputError(f"{name} must be >= 0 minutes (or None for no bound), got {show(value)}",
-                         column=name)
-    return None if math.isinf(v) else v
-
-
-def cutoff_minutes(value, name: str = "cutoff") -> float:
-    """A decay's cutoff in minutes (``None``: no cutoff, ``inf``)."""
-    if value is None:
-        return math.inf
+def _minutes(value, name: str) -> float:
     try:
         v = float(value)
     except (TypeError, ValueError):
@@ -122,6 +104,19 @@ def cutoff_minutes(value, name: str = "cutoff") -> float:
     if not v >= 0:
         raise InputError(f"{name} must be >= 0 minutes, got {show(value)}", column=name)
     return v
+
+
+def minutes_bound(value, name: str = "max_minutes") -> float | None:
+    """A routing bound in minutes (``None``: no bound; ``inf`` is read as no bound)."""
+    if value is None:
+        return None
+    v = _minutes(value, name)
+    return None if math.isinf(v) else v
+
+
+def cutoff_minutes(value, name: str = "cutoff") -> float:
+    """A decay's cutoff in minutes (``None``: no cutoff, ``inf``)."""
+    return math.inf if value is None else _minutes(value, name)
 
 
 def increasing_minutes(minutes, name: str = "minutes") -> np.ndarray:

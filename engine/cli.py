@@ -21,8 +21,13 @@ EPILOG_COMPUTE = ("examples:\n  apl compute --out out/corse\n"
                   "--practitioners gps.csv --no-isochrones")
 EPILOG_FORECAST = "example:\n  apl forecast --scenario scenarios/retirement-hazard.toml --draws 500 --out out/forecast"
 EPILOG_OPTIMIZE = "example:\n  apl optimize --new 10 --year 2027 --out out/optimize"
+EPILOG_BACKTEST = ("example:\n  apl backtest --from 2022 --to 2023 --out out/backtest\n"
+                   "  apl backtest --from 2022 --to 2023 --scenario retire-at-65 --draws 1000")
+EPILOG_COMPARE = ("example:\n  apl forecast --scenario retirement-hazard --out out/hazard\n"
+                  "  apl forecast --scenario new-msp --out out/msp\n"
+                  "  apl compare out/hazard out/msp --out out/compare --pdf")
 EPILOG_ISO = "example:\n  apl isochrones --minutes 10,15,20 --out out/iso"
-EPILOG_DATA = "examples:\n  apl data list\n  apl data check\n  apl data assemble --region corse\n  apl data fetch \"Bastia, France\" --out data/osm/bastia.graphml\n  apl data network france-latest.osm.pbf --out data/france-drive.npz"
+EPILOG_DATA = "examples:\n  apl data list\n  apl data check\n  apl data assemble --region corse\n  apl data export --region corse --out my_corse\n  apl data fetch \"Bastia, France\" --out data/osm/bastia.graphml\n  apl data network france-latest.osm.pbf --out data/france-drive.npz"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -41,6 +46,9 @@ def _common(p: argparse.ArgumentParser, *, out_default: str, year_is_data: bool 
     g.add_argument("--practitioners", help="practitioners: CSV or Excel (see scenarios/examples/)")
     g.add_argument("--official", help="official values per commune (code_commune, apl, "
                                       "apl_moins_65) for your own communes")
+    g.add_argument("--zones", metavar="FILE",
+                   help="territories to aggregate communes into: code_commune -> zone (and "
+                        "zone_nom), e.g. EPCI, territoires de vie-santé, CPTS")
     g.add_argument("--profession", default="gp", metavar="NAME_OR_FILE",
                    help="whose APL: a shipped profession (gp: general practitioners, the "
                         "default) or a TOML definition file (see docs/architecture.md)")
@@ -49,12 +57,19 @@ def _common(p: argparse.ArgumentParser, *, out_default: str, year_is_data: bool 
     flags = ("--data-year", "--year") if year_is_data else ("--data-year",)
     g.add_argument(*flags, dest="data_year", type=int, default=None, metavar="YEAR",
                    help="data year (DREES populations: 2022 or 2023; default 2022)")
+    g.add_argument("--baseline", choices=["official", "model"], default=None,
+                   help="year 0: 'official' (the official APL, supply calibrated on it; the "
+                        "default where official values exist) or 'model' (the engine's own "
+                        "recomputation with the roster)")
     c = p.add_argument_group("computation")
     c.add_argument("--scheduler", metavar="ADDRESS", default=None,
                    help="route on a Dask cluster: tcp://host:8786, or local[:N] for N local worker "
                         "processes (needs apl-engine[dask]; see docs/scaling.md)")
     o = p.add_argument_group("output")
     o.add_argument("--out", default=out_default, help=f"output folder (default: {out_default})")
+    o.add_argument("--pdf", action="store_true",
+                   help="also print the report to report.pdf (A4; needs headless Chromium or "
+                        "WeasyPrint)")
     o.add_argument("--quiet", action="store_true", help="no progress bars or messages")
     o.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     o.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -88,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default), new-msp")
     p.add_argument("--draws", type=int, default=500, help="Monte Carlo draws (default: 500)")
     p.add_argument("--new", type=int, default=10, help="GPs the optimizer proposes in the report (default: 10; 0: none)")
+    p.add_argument("--backtest", action=argparse.BooleanOptionalAction, default=True,
+                   help="add to the report how the same scenario did on the last pair of "
+                        "official years of the embedded region (default: yes; not with your "
+                        "own network, communes, roster or official values)")
 
     p = sub.add_parser("optimize", help="where to install N new GPs", epilog=EPILOG_OPTIMIZE,
                        formatter_class=fmt)
@@ -101,6 +120,27 @@ def build_parser() -> argparse.ArgumentParser:
                    help="planning year: practitioners over the variant age (65 for GPs) by then "
                         "are assumed gone (default: data year)")
 
+    p = sub.add_parser("backtest", help="how a forecast from one year's official values did on "
+                       "the next year's", epilog=EPILOG_BACKTEST, formatter_class=fmt)
+    _common(p, out_default="out/backtest", year_is_data=False)
+    p.add_argument("--from", dest="from_year", type=int, default=2022, metavar="YEAR",
+                   help="the year forecast from (its official values are the baseline; "
+                        "default 2022)")
+    p.add_argument("--to", dest="to_year", type=int, default=2023, metavar="YEAR",
+                   help="the year predicted and compared with its official values (default 2023)")
+    p.add_argument("--scenario", default="retirement-hazard",
+                   help="what happens in between (default: retirement-hazard)")
+    p.add_argument("--draws", type=int, default=500, help="Monte Carlo draws (default: 500)")
+
+    p = sub.add_parser("compare", help="compare the forecasts of several scenarios (folders "
+                       "written by apl forecast)", epilog=EPILOG_COMPARE, formatter_class=fmt)
+    p.add_argument("folders", nargs="+", metavar="FOLDER",
+                   help="two or more --out folders of 'apl forecast' runs on the same data")
+    p.add_argument("--out", default="out/compare", help="output folder (default: out/compare)")
+    p.add_argument("--pdf", action="store_true", help="also print the report to report.pdf")
+    p.add_argument("--quiet", action="store_true", help="no progress messages")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+
     p = sub.add_parser("isochrones", help="travel-time isochrones around practitioners",
                        epilog=EPILOG_ISO, formatter_class=fmt)
     _common(p, out_default="out/isochrones")
@@ -108,13 +148,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("data", help="list, check and assemble regions; fetch networks",
                        epilog=EPILOG_DATA, formatter_class=fmt)
-    p.add_argument("action", choices=["list", "check", "assemble", "fetch", "network"])
+    p.add_argument("action", choices=["list", "check", "assemble", "export", "fetch", "network"])
     p.add_argument("place", nargs="?", help="with fetch: a place name for osmnx; with network: a "
                    "network file (.osm.pbf is streamed and contracted) to save as a fast .npz cache")
     p.add_argument("--region", default="corse")
     p.add_argument("--year", type=int, default=2022)
     p.add_argument("--profession", default="gp", metavar="NAME_OR_FILE")
-    p.add_argument("--out", default=None, help="with fetch: the GraphML file to write")
+    p.add_argument("--out", default=None, help="with fetch: the GraphML file to write; with "
+                   "export: the folder to write the region's input files into")
+    p.add_argument("--seed", type=int, default=0, help="with export: seed of the imputed ages")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--debug", action="store_true")
     return parser
@@ -130,7 +172,33 @@ class _Progress:
 
     def say(self, message: str) -> None:
         if not self.quiet:
-            print(message, file=sys.stderr)
+            if self._bar is not None:
+                self._bar.write(message, file=sys.stderr)
+            else:
+                print(message, file=sys.stderr)
+
+    def announce_compilation(self) -> None:
+        """Say once, when numba starts compiling (the first run on a machine, or after an
+        upgrade), that the wait is a one-off; runs that load the kernels from numba's
+        cache say nothing."""
+        if self.quiet:
+            return
+        from numba.core import event
+
+        progress = self
+
+        class _Announce(event.Listener):
+            said = False
+
+            def on_start(self, ev) -> None:
+                if not self.said:
+                    self.said = True
+                    progress.say("compilation des calculs (premier lancement uniquement)…")
+
+            def on_end(self, ev) -> None:
+                pass
+
+        event.register("numba:compile", _Announce())
 
     def __call__(self, desc: str):
         def update(done: int, total: int) -> None:
@@ -158,7 +226,7 @@ def _client(args, progress: _Progress):
     if getattr(args, "client", None) is None:
         from engine.routing.cluster import connect
 
-        progress.say(f"connecting to the Dask scheduler {address} ...")
+        progress.say(f"connexion au planificateur Dask {address} ...")
         try:
             args.client = connect(address)
         except ImportError as exc:  # pragma: no cover - depends on the installation
@@ -171,17 +239,19 @@ def _region(args, progress: _Progress):
 
     client = _client(args, progress)
     year = args.data_year or 2022
-    files = {k: getattr(args, k) for k in ("network", "communes", "practitioners", "official")}
+    files = {k: getattr(args, k, None) for k in ("network", "communes", "practitioners",
+                                                 "official", "zones")}
     own = all(files[k] for k in ("network", "communes", "practitioners"))
-    if any(files.values()):
-        progress.say("loading your files ...")
+    progress.announce_compilation()
+    if any(files[k] for k in ("network", "communes", "practitioners", "official")):
+        progress.say("lecture de vos fichiers ...")
     else:
-        progress.say(f"loading region {args.region!r} ...")
+        progress.say(f"chargement de la région « {args.region} » ...")
     region = build_region(region=None if own else args.region, year=year,
                           profession=args.profession, client=client,
-                          progress=progress("region"), **files)
+                          progress=progress("région"), **files)
     if region.times is None:
-        step = progress("routing communes")
+        step = progress("temps de trajet entre communes")
         step(0, 1)
         region.commune_times()
         step(1, 1)
@@ -192,103 +262,368 @@ class _Usage(Exception):
     pass
 
 
+def _check_pdf(args) -> None:
+    """Fail before any computation when --pdf cannot be honoured."""
+    if getattr(args, "pdf", False):
+        from engine.pdf import PdfUnavailable, pdf_engine
+
+        try:
+            pdf_engine()
+        except PdfUnavailable as exc:
+            raise _Failed(str(exc)) from None
+
+
+def _print_pdf(args, tmp: Path, progress) -> None:
+    if getattr(args, "pdf", False):
+        from engine.pdf import print_pdf
+
+        progress.say("impression du rapport en PDF ...")
+        print_pdf(tmp / "report.html", tmp / "report.pdf")
+
+
+def _run_facts(args, region, *, kind: str, base, scenario=None, years=None,
+               assumptions=None) -> dict:
+    """``run.json``: what was run, for the record and for ``apl compare``."""
+    from engine import __version__
+
+    prof = region.profession
+    facts = {"kind": kind, "engine": __version__, "region": region.name,
+             "data_year": int(region.year), "profession": prof.name,
+             "deficit_threshold": float(prof.zoning.deficit_threshold),
+             "baseline": base.kind, "seed": int(args.seed), "sources": dict(region.sources)}
+    if scenario is not None:
+        facts["scenario"] = {"name": scenario.name, "title": scenario.label,
+                             "description": scenario.description}
+        facts["years"] = [int(y) for y in years]
+        facts["draws"] = int(args.draws)
+    if assumptions is not None:
+        facts["assumptions"] = assumptions
+    return facts
+
+
+def _communes_sheet(table, fc=None):
+    """The commune table for the spreadsheet, the forecast's columns named by their year."""
+    if fc is None:
+        return table
+    last = fc.years[-1]
+    return table.rename(columns={
+        "apl_forecast": f"apl_median_{last}", "apl_forecast_p10": f"apl_p10_{last}",
+        "apl_forecast_p90": f"apl_p90_{last}", "p_deficit_forecast": f"p_deficit_{last}"})
+
+
+def _names(region) -> dict:
+    if "nom" not in region.communes:
+        return {}
+    return dict(zip(region.codes, region.communes["nom"], strict=True))
+
+
+def _subtitle(region) -> str:
+    return f"{region.name.title()}, données {region.year}"
+
+
 def cmd_compute(args, progress) -> dict:
     from engine import maps, outputs, report, tables
+    from scenarios.baseline import baseline
 
+    _check_pdf(args)
     region = _region(args, progress)
     prof = region.profession
-    table = tables.commune_table(region, polygons=region.polygons)
+    base = baseline(region, args.baseline)
+    table = tables.commune_table(region, baseline=base, polygons=region.polygons)
     summary = tables.zoning_table(table, profession=prof)
+    check = tables.model_check(region, base)
+    zones = tables.zones_table(region, base)
     points = tables.practitioner_points(region)
     raster = tables.access_surface(region)
     iso = None
     if args.isochrones:
-        progress.say("isochrones around practitioners (10, 15, 20 min) ...")
+        progress.say("isochrones autour des praticiens (10, 15, 20 min) ...")
         iso = tables.practitioner_isochrones(region, (10, 15, 20))
 
     def write(tmp: Path) -> None:
         outputs.write_communes(table, tmp)
         outputs.write_table(summary, tmp / "zoning_summary.csv")
+        sheets = {"Communes": table, "Par département": summary}
         if iso is not None:
             outputs.write_isochrones(iso, tmp / "isochrones.gpkg")
         outputs.write_geotiff(tmp / "travel_time_to_practitioner.tif", *raster)
-        maps.map_apl_png(table, tmp / "map_apl.png", profession=prof,
-                         subtitle=f"{region.name.title()}, données {region.year}")
+        maps.map_apl_png(table, tmp / "map_apl.png", profession=prof, subtitle=_subtitle(region))
+        map_files = {"apl": tmp / "map_apl.png"}
+        if zones is not None:
+            outputs.write_table(zones, tmp / "zones.csv")
+            sheets["Territoires"] = zones
+            maps.map_zones_png(table, zones, region.zones, tmp / "map_zones.png", profession=prof,
+                               subtitle=_subtitle(region))
+            map_files["zones"] = tmp / "map_zones.png"
+        outputs.write_xlsx(sheets, tmp / "communes.xlsx", profession=prof)
         maps.map_html(table, tmp / "map.html", practitioners_points=points, isochrones=iso,
                       profession=prof)
+        outputs.write_json(_run_facts(args, region, kind="compute", base=base), tmp / "run.json")
         report.write_report(tmp / "report.html", region_name=region.name.title(), communes=table,
-                            zoning_summary=summary, maps={"apl": tmp / "map_apl.png"},
-                            meta={"seed": args.seed}, profession=prof)
+                            zoning_summary=summary, maps=map_files, zones=zones,
+                            meta={"seed": args.seed}, profession=prof, baseline=base,
+                            model_check=check, year=region.year)
+        _print_pdf(args, tmp, progress)
 
     outputs.write_atomic(args.out, [write])
     return tables.headline(table, profession=prof)
 
 
+def _latest_backtest(args, region, scenario, progress):
+    """The backtest on the last pair of official years the mirror holds (``None`` when the
+    region is the planner's own or has fewer than two years)."""
+    from engine.mirror import load_region, official_years, region_official
+    from scenarios.backtest import backtest
+
+    own = any(getattr(args, k, None) for k in ("network", "communes", "practitioners", "official"))
+    if own or not getattr(args, "backtest", True):
+        return None
+    years = official_years(args.region, profession=region.profession)
+    if len(years) < 2:
+        return None
+    start, end = years[-2], years[-1]
+    progress.say(f"contrôle a posteriori {start} → {end} ...")
+    start_region = region if region.year == start else load_region(
+        args.region, year=start, profession=region.profession, client=region.client)
+    official_to = region_official(args.region, end, profession=region.profession)
+    return backtest(start_region, official_to, to_year=end, scenario=scenario,
+                    draws=min(int(args.draws), 500), seed=args.seed,
+                    progress=progress("contrôle a posteriori"))
+
+
 def cmd_forecast(args, progress) -> dict:
     from engine import maps, outputs, report, tables
     from scenarios import forecast, load_scenario, optimize_installations
+    from scenarios.assumptions import assumptions
+    from scenarios.baseline import baseline
 
     if args.draws < 1:
         raise _Usage("--draws must be at least 1")
+    if args.new < 0:
+        raise _Usage("--new must be 0 (no proposals) or more")
+    _check_pdf(args)
     scenario = load_scenario(args.scenario)
     region = _region(args, progress)
     prof = region.profession
-    table = tables.commune_table(region, polygons=region.polygons)
+    years = scenario.years(region.year)
+    base = baseline(region, args.baseline)
+    progress.say(f"projection « {scenario.label} », {args.draws} tirages ...")
+    fc = forecast(region, scenario, draws=args.draws, seed=args.seed, baseline=base,
+                  progress=progress("tirages"))
+    table = tables.with_forecast(tables.commune_table(region, baseline=base,
+                                                      polygons=region.polygons), fc)
     summary = tables.zoning_table(table, profession=prof)
-    fc = forecast(region, scenario, draws=args.draws, seed=args.seed, progress=progress("forecast"))
+    check = tables.model_check(region, base)
+    zones = tables.zones_table(region, base)
+    zones_fc = tables.zones_forecast_table(fc)
     newly = fc.newly_in_deficit()
+    newly = newly.assign(pop_totale=newly["code_commune"].map(
+        dict(zip(region.codes, region.population, strict=True))))
+    risk = tables.risk_table(fc, table)
+    watch = tables.watch_list(risk)
     installs = None
     if args.new:
         # Start from the scenario's own expected supply in its last year.
-        installs = optimize_installations(region, args.new, supply=fc.supply_in(scenario.years[-1]),
-                                          progress=progress("optimize"))
-    last = fc.communes[fc.communes["year"] == scenario.years[-1]].set_index("code_commune")
-    table["apl_forecast"] = table["code_commune"].map(last["apl_mean"])
-    table["p_deficit_forecast"] = table["code_commune"].map(last["p_deficit"])
+        installs = optimize_installations(region, args.new, supply=fc.supply_in(years[-1]),
+                                          year=years[-1], baseline=base,
+                                          progress=progress("optimisation"))
+    bt = _latest_backtest(args, region, scenario, progress)
+    rows = assumptions(scenario, data_year=region.year, draws=args.draws, seed=args.seed,
+                       profession=prof, communes=_names(region), sources=region.sources,
+                       baseline_kind=base.kind, model_check=check,
+                       backtest=None if bt is None else {**bt.figures, "from_year": bt.from_year,
+                                                         "to_year": bt.to_year})
     points = tables.practitioner_points(region)
+    optimizer = {"year": years[-1], "objective": "population_in_deficit", "gps_per_site": 1,
+                 "basis": "scenario"}
 
     def write(tmp: Path) -> None:
         outputs.write_communes(table, tmp)
-        outputs.write_table(fc.communes[["code_commune", "year", "apl_mean", "apl_p10", "apl_p90",
-                                         "p_deficit", "classe"]], tmp / "forecast.csv")
+        outputs.write_table(tables.forecast_table(fc), tmp / "forecast.csv")
         outputs.write_table(fc.summary, tmp / "forecast_summary.csv")
         outputs.write_table(newly, tmp / "new_deficit.csv")
+        outputs.write_table(risk, tmp / "risk.csv")
+        outputs.write_table(watch, tmp / "watch_list.csv")
+        outputs.write_table(fc.departements, tmp / "departements_forecast.csv")
+        sheets = {"Par année": fc.summary, "Communes à risque": risk, "À surveiller": watch,
+                  "Basculent": newly,
+                  "Par département": fc.departements.rename(columns={
+                      "zone": "departement", "zone_nom": "nom"})}
         if installs is not None:
             outputs.write_table(installs, tmp / "installations.csv")
-        maps.map_apl_png(table, tmp / "map_apl.png", profession=prof,
-                         subtitle=f"{region.name.title()}, données {region.year}")
+            sheets["Installations proposées"] = installs
+        maps.map_apl_png(table, tmp / "map_apl.png", profession=prof, subtitle=_subtitle(region))
         maps.map_forecast_png(table, fc.communes, tmp / "map_forecast.png", profession=prof,
-                              subtitle=f"Scénario : {scenario.name}")
+                              subtitle=f"Scénario : {scenario.label}")
+        map_files = {"apl": tmp / "map_apl.png", "forecast": tmp / "map_forecast.png"}
+        if zones is not None:
+            outputs.write_table(zones, tmp / "zones.csv")
+            outputs.write_table(zones_fc, tmp / "zones_forecast.csv")
+            sheets["Par territoire"] = zones_fc
+            maps.map_zones_png(table, zones, region.zones, tmp / "map_zones.png", profession=prof,
+                               subtitle=_subtitle(region))
+            map_files["zones"] = tmp / "map_zones.png"
+        if bt is not None:
+            outputs.write_table(bt.summary, tmp / "backtest_summary.csv")
+        year0 = (f"{years[0]} est l'année observée (valeurs officielles)" if base.kind ==
+                 "official" else f"{years[0]} est l'année observée")
+        outputs.write_xlsx({"Communes": _communes_sheet(table, fc)}, tmp / "communes.xlsx",
+                           profession=prof)
+        outputs.write_xlsx(sheets, tmp / "forecast.xlsx", profession=prof,
+                           notes={"Par année": f"Scénario « {scenario.label} » ; {year0}.",
+                                  "Communes à risque": "Classées par probabilité d'être "
+                                  f"sous-dense en {years[-1]} ; APL médian et intervalle à 80 % "
+                                  "par année."})
         maps.map_html(table, tmp / "map.html", practitioners_points=points, profession=prof)
+        outputs.write_json(_run_facts(args, region, kind="forecast", base=base,
+                                      scenario=scenario, years=years, assumptions=rows),
+                           tmp / "run.json")
         report.write_report(tmp / "report.html", region_name=region.name.title(), communes=table,
                             zoning_summary=summary, forecast_summary=fc.summary,
                             newly_in_deficit=newly, installations=installs,
-                            scenario_name=scenario.name, profession=prof,
-                            maps={"apl": tmp / "map_apl.png", "forecast": tmp / "map_forecast.png"},
+                            scenario_name=scenario.label, profession=prof, baseline=base,
+                            model_check=check, year=region.year, maps=map_files,
+                            zones=zones, zones_forecast=zones_fc, assumptions=rows, risk=risk,
+                            watch=watch, departements_forecast=fc.departements,
+                            optimizer=optimizer, backtest=bt,
                             meta={"seed": args.seed, "draws": args.draws})
+        _print_pdf(args, tmp, progress)
 
     outputs.write_atomic(args.out, [write])
-    first, last_row = fc.summary.iloc[0], fc.summary.iloc[-1]
-    return {"scenario": scenario.name, "years": f"{scenario.years[0]}-{scenario.years[-1]}",
-            "share_deficit_first_year": float(first["share_deficit_mean"]),
+    first, last_row = fc.summary.iloc[1], fc.summary.iloc[-1]
+    return {"scenario": scenario.name, "years": f"{years[0]}-{years[-1]}",
+            "share_deficit_year0": float(fc.summary.iloc[0]["share_deficit_mean"]),
+            "share_deficit_first_simulated_year": float(first["share_deficit_mean"]),
             "share_deficit_last_year": float(last_row["share_deficit_mean"]),
             "communes_newly_in_deficit": len(newly)}
 
 
+def cmd_backtest(args, progress) -> dict:
+    from engine import outputs, report
+    from engine.mirror import region_official
+    from engine.readers import read_official
+    from scenarios import load_scenario
+    from scenarios.backtest import backtest
+
+    if args.draws < 1:
+        raise _Usage("--draws must be at least 1")
+    if args.to_year <= args.from_year:
+        raise _Usage(f"--to ({args.to_year}) must come after --from ({args.from_year})")
+    if args.baseline == "model":
+        raise _Usage("a backtest starts from the official values: --baseline model does not apply")
+    _check_pdf(args)
+    scenario = load_scenario(args.scenario)
+    args.data_year = args.from_year
+    official_file = args.official
+    region = _region(args, progress)
+    if official_file:
+        official_to = read_official(official_file, year=args.to_year)
+    else:
+        official_to = region_official(args.region, args.to_year, profession=region.profession)
+    bt = backtest(region, official_to, to_year=args.to_year, scenario=scenario, draws=args.draws,
+                  seed=args.seed, progress=progress("tirages"))
+
+    def write(tmp: Path) -> None:
+        outputs.write_table(bt.communes, tmp / "backtest.csv")
+        outputs.write_table(bt.summary, tmp / "backtest_summary.csv")
+        outputs.write_xlsx({"Communes": bt.communes, "Indicateurs": bt.summary},
+                           tmp / "backtest.xlsx", profession=region.profession)
+        report.write_backtest_report(tmp / "report.html", bt, region_name=region.name.title(),
+                                     scenario_name=scenario.label, profession=region.profession,
+                                     meta={"seed": args.seed, "draws": args.draws})
+        _print_pdf(args, tmp, progress)
+
+    outputs.write_atomic(args.out, [write])
+    f = bt.figures
+    return {"from": args.from_year, "to": args.to_year,
+            "share_deficit_predicted": f["share_deficit_predicted_mean"],
+            "share_deficit_observed": f["share_deficit_observed"],
+            "share_deficit_persistence": f["share_deficit_persistence"],
+            "auc": f["auc_forecast"]}
+
+
 def cmd_optimize(args, progress) -> dict:
-    from engine import outputs
+    from engine import maps, outputs, report, tables
     from scenarios import optimize_installations
+    from scenarios.assumptions import optimizer_assumptions
+    from scenarios.baseline import baseline
 
     if args.new < 1:
         raise _Usage("--new must be at least 1")
     if args.gps_per_site < 1:
         raise _Usage("--gps-per-site must be at least 1")
+    _check_pdf(args)
     region = _region(args, progress)
-    result = optimize_installations(region, args.new, year=args.plan_year, objective=args.objective,
-                                    gps_per_site=args.gps_per_site, seed=args.seed,
-                                    progress=progress("optimize"))
-    outputs.write_atomic(args.out, [lambda tmp: outputs.write_table(result, tmp / "installations.csv")])
-    return {"sites": len(result), "population_lifted": float(result["population_lifted"].sum())}
+    prof = region.profession
+    base = baseline(region, args.baseline)
+    year = region.year if args.plan_year is None else int(args.plan_year)
+    progress.say(f"optimisation : {args.new} sites pour {year} ...")
+    result = optimize_installations(region, args.new, year=year, objective=args.objective,
+                                    baseline=base, gps_per_site=args.gps_per_site,
+                                    seed=args.seed, progress=progress("optimisation"))
+    table = tables.commune_table(region, baseline=base, polygons=region.polygons)
+    summary = tables.zoning_table(table, profession=prof)
+    check = tables.model_check(region, base)
+    points = tables.practitioner_points(region)
+    optimizer = {"year": year, "objective": args.objective, "gps_per_site": args.gps_per_site,
+                 "basis": "plan", "retirement_age": prof.variant_max_age}
+    assumptions = optimizer_assumptions(region, n_new=args.new, gps_per_site=args.gps_per_site,
+                                        year=year, objective=args.objective, seed=args.seed)
+
+    def write(tmp: Path) -> None:
+        outputs.write_table(result, tmp / "installations.csv")
+        outputs.write_communes(table, tmp)
+        outputs.write_xlsx({"Installations proposées": result}, tmp / "installations.xlsx",
+                           profession=prof)
+        outputs.write_xlsx({"Communes": table}, tmp / "communes.xlsx", profession=prof)
+        maps.map_apl_png(table, tmp / "map_apl.png", profession=prof, subtitle=_subtitle(region))
+        map_files = {"apl": tmp / "map_apl.png"}
+        maps.map_html(table, tmp / "map.html", practitioners_points=points, profession=prof)
+        outputs.write_json({**_run_facts(args, region, kind="optimize", base=base),
+                            "optimizer": optimizer, "assumptions": assumptions},
+                           tmp / "run.json")
+        report.write_report(tmp / "report.html", region_name=region.name.title(), communes=table,
+                            zoning_summary=summary, installations=result, optimizer=optimizer,
+                            maps=map_files, profession=prof, baseline=base, model_check=check,
+                            year=region.year, assumptions=assumptions,
+                            title=f"Où installer des {prof.label} — {region.name.title()}",
+                            meta={"seed": args.seed})
+        _print_pdf(args, tmp, progress)
+
+    outputs.write_atomic(args.out, [write])
+    key = "population_lifted" if "population_lifted" in result else "population_covered"
+    return {"sites": len(result), key: float(result[key].sum())}
+
+
+def cmd_compare(args, progress) -> dict:
+    from engine import outputs, report
+    from scenarios.compare import compare_runs, load_run
+
+    _check_pdf(args)
+    runs = [load_run(folder) for folder in args.folders]
+    comparison = compare_runs(runs)
+    region_name = str(runs[0].meta.get("region", "")).title()
+    profession = runs[0].meta.get("profession", "gp")
+
+    def write(tmp: Path) -> None:
+        outputs.write_table(comparison.summary, tmp / "compare_summary.csv")
+        outputs.write_table(comparison.communes, tmp / "compare_communes.csv")
+        outputs.write_xlsx({"Par année": comparison.summary,
+                            "Communes": comparison.communes.rename(columns={
+                                f"{stem}_{k}": f"{label} [{k + 1}]" for k in range(len(runs))
+                                for stem, label in (
+                                    ("apl_median", f"APL médian {comparison.years[-1]}"),
+                                    ("p_deficit", "Probabilité de sous-densité"),
+                                    ("annee_deficit", "Passage sous le seuil"))})},
+                           tmp / "compare.xlsx", profession=profession,
+                           notes={"Communes": " ; ".join(f"[{k + 1}] {r.label}"
+                                                         for k, r in enumerate(runs))})
+        report.write_compare_report(tmp / "report.html", comparison, region_name=region_name,
+                                    profession=profession, chart_path=tmp / "compare_chart.png")
+        _print_pdf(args, tmp, progress)
+
+    outputs.write_atomic(args.out, [write])
+    return {"scenarios": len(runs), "communes_differing": len(comparison.communes)}
 
 
 def cmd_isochrones(args, progress) -> dict:
@@ -329,6 +664,19 @@ def cmd_data(args, progress) -> dict:
                              profession=args.profession)
         return {"region": region.name, "communes": region.n_communes,
                 "practitioners": len(region.practitioners)}
+    if args.action == "export":
+        if not args.out:
+            raise _Usage("data export needs --out FOLDER")
+        from engine import outputs
+        from scenarios.baseline import baseline
+
+        region = load_region(args.region, year=args.year, profession=args.profession)
+        ages = baseline(region).roster_ages(len(region.practitioners), seed=args.seed,
+                                            profession=region.profession)
+        written = outputs.write_atomic(args.out, [
+            lambda tmp: outputs.export_region(region, tmp, ages=ages)])
+        return {"written": len(written), "communes": region.n_communes,
+                "practitioners": len(region.practitioners)}
     if args.action == "fetch":
         if not args.place or not args.out:
             raise _Usage("data fetch needs a place name and --out FILE.graphml")
@@ -341,14 +689,15 @@ def cmd_data(args, progress) -> dict:
             raise _Usage("data network needs a network file and --out FILE.npz")
         from engine.inputs import load_planner_network
 
-        progress.say(f"reading {args.place} ...")
+        progress.say(f"lecture de {args.place} ...")
         net = load_planner_network(args.place)
         path = net.save(args.out)
         return {"written": str(path), "nodes": net.n_nodes, "edges": net.n_edges}
     raise _Usage(f"unknown data action {args.action!r}")
 
 
-_COMMANDS = {"compute": cmd_compute, "forecast": cmd_forecast, "optimize": cmd_optimize,
+_COMMANDS = {"compute": cmd_compute, "forecast": cmd_forecast, "backtest": cmd_backtest,
+             "optimize": cmd_optimize, "compare": cmd_compare,
              "isochrones": cmd_isochrones, "data": cmd_data}
 
 
@@ -375,7 +724,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"apl {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(f"apl {args.command}: interrompu", file=sys.stderr)
         return 130
     finally:
         if getattr(args, "client", None) is not None:
@@ -386,7 +735,7 @@ def main(argv: list[str] | None = None) -> int:
         out = getattr(args, "out", None)
         where = f" -> {out}" if out and args.command != "data" else ""
         facts = ", ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in result.items())
-        print(f"apl {args.command}: done in {time.perf_counter() - started:.1f} s{where}: {facts}",
+        print(f"apl {args.command}: terminé en {time.perf_counter() - started:.1f} s{where} : {facts}",
               file=sys.stderr)
     return 0
 

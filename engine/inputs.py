@@ -17,7 +17,13 @@ from engine.apl import Profession
 from engine.apl import profession as as_profession
 from engine.errors import InputError
 from engine.mirror import load_region
-from engine.readers import read_communes, read_official, read_practitioners
+from engine.readers import (
+    input_error,
+    read_communes,
+    read_official,
+    read_practitioners,
+    read_zones,
+)
 from engine.region import Region
 from engine.routing.loaders import load_network
 from engine.routing.network import RoadNetwork
@@ -57,7 +63,8 @@ def load_planner_network(path: str | os.PathLike) -> RoadNetwork:
 def build_region(*, region: str | None = "corse", network: str | os.PathLike | None = None,
                  communes: str | os.PathLike | None = None,
                  practitioners: str | os.PathLike | None = None,
-                 official: str | os.PathLike | None = None, year: int = 2022,
+                 official: str | os.PathLike | None = None,
+                 zones: str | os.PathLike | None = None, year: int = 2022,
                  profession: str | Profession = "gp", client=None, progress=None,
                  mirror: str | os.PathLike | None = None) -> Region:
     """The region to work on: an embedded region, with any part replaced by the user's file.
@@ -73,6 +80,9 @@ def build_region(*, region: str | None = "corse", network: str | os.PathLike | N
     official : path-like, optional
         Official values (``code_commune``, ``apl``, ``apl_moins_65``) of the communes, for
         the official baseline.
+    zones : path-like, optional
+        A territory grouping (``code_commune`` → ``zone``, optional ``zone_nom``): EPCI,
+        territoires de vie-santé, bassins de vie, CPTS.
     year : int
         Data year.
     profession : str, path-like or Profession
@@ -103,32 +113,40 @@ def build_region(*, region: str | None = "corse", network: str | os.PathLike | N
                              f"--practitioners are all needed; missing --{missing[0]}",
                              column=missing[0])
         return region_from_files(network, communes, practitioners, official=official, year=year,
-                                 profession=prof, client=client)
+                                 profession=prof, client=client, zones=zones)
     base = load_region(region, year=year, profession=prof, progress=progress, client=client,
                        mirror=mirror)
+    if zones is not None:
+        base.zones = base._aligned_zones(read_zones(zones))
+        base.sources["zones"] = f"fichier {Path(zones).name}"
     if network is None and communes is None and practitioners is None and official is None:
         return base
     net = base.network if network is None else load_planner_network(network)
     polygons = base.polygons
-    if communes is None:
-        table = base.communes
-    else:
-        table, polygons = read_communes(communes, year=year)
-    gps = (base.practitioners if practitioners is None
-           else read_practitioners(practitioners, year=year))
+    table = base.communes if communes is None else None
+    if communes is not None:
+        table, polygons = _communes(communes)
+    gps = base.practitioners if practitioners is None else read_practitioners(practitioners,
+                                                                              year=year)
     off = base.official if official is None else read_official(official, year=year)
     # The cached commune matrix stays valid only for the same network and communes.
     times = base.commune_times() if network is None and communes is None else None
     name = base.name if communes is None else Path(communes).stem
-    return _region(name, net, table, gps, off, year, prof, client, polygons, times,
-                   practitioners)
+    sources = dict(base.sources)
+    for key, given in (("network", network), ("communes", communes),
+                       ("practitioners", practitioners), ("official", official)):
+        if given is not None:
+            sources[key] = f"fichier {Path(str(given)).name}"
+    region = _region(name, net, table, gps, off, year, prof, client, polygons, times, base.zones)
+    region.sources = sources
+    return region
 
 
 def region_from_files(network: str | os.PathLike, communes: str | os.PathLike,
                       practitioners: str | os.PathLike, *,
                       official: str | os.PathLike | None = None, year: int = 2022,
                       profession: str | Profession = "gp", name: str | None = None,
-                      client=None) -> Region:
+                      client=None, zones: str | os.PathLike | None = None) -> Region:
     """A region from a planner's own files only.
 
     Parameters
@@ -150,38 +168,54 @@ def region_from_files(network: str | os.PathLike, communes: str | os.PathLike,
         Region name (default: the communes file's stem).
     client : distributed.Client, optional
         Route the commune matrix on this Dask cluster.
+    zones : path-like, optional
+        A territory grouping.
 
     Returns
     -------
     Region
     """
     prof = as_profession(profession)
-    table, polygons = read_communes(communes, year=year)
+    table, polygons = _communes(communes)
     gps = read_practitioners(practitioners, year=year)
     off = None if official is None else read_official(official, year=year)
-    return _region(name or Path(communes).stem, load_planner_network(network), table, gps, off,
-                   year, prof, client, polygons, None, practitioners)
+    zone_table = None if zones is None else read_zones(zones)
+    region = _region(name or Path(communes).stem, load_planner_network(network), table, gps, off,
+                     year, prof, client, polygons, None, zone_table)
+    region.sources = {key: f"fichier {Path(str(given)).name}" for key, given in
+                      (("network", network), ("communes", communes),
+                       ("practitioners", practitioners), ("official", official),
+                       ("zones", zones)) if given is not None}
+    return region
+
+
+def _communes(path):
+    """The communes table (age bands kept for the profession's standardisation) and, for a
+    GeoPackage of polygons, their shapes (``code_commune``, geometry) for the maps."""
+    table = read_communes(path)
+    polygons = None
+    if hasattr(table, "geometry"):
+        if table.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).any():
+            polygons = table[["code_commune", table.geometry.name]]
+        table = pd.DataFrame(table.drop(columns=table.geometry.name))
+    if "pop_standardisee" in table and table["pop_standardisee"].isna().all():
+        table = table.drop(columns="pop_standardisee")
+    return table, polygons
 
 
 def _region(name, network, communes, practitioners, official, year, prof, client, polygons,
-            times, roster_path) -> Region:
+            times, zones=None) -> Region:
     try:
         return Region(name=name, network=network, communes=communes,
                       practitioners=practitioners, official=official, year=year, profession=prof,
-                      client=client, polygons=polygons, times=times)
+                      client=client, polygons=polygons, times=times, zones=zones)
     except InputError as exc:
-        if roster_path is None or exc.path is not None:
+        frame = {"communes": communes, "practitioners": practitioners}.get(getattr(exc, "table", ""))
+        if exc.path is not None or frame is None or "line" not in frame or exc.row is None:
             raise
-        # Row labels of the roster are its file lines (see engine.readers).
-        raise InputError(str(exc).split(": ", 1)[-1] if exc.row is not None else str(exc),
-                         path=roster_path, line=_line(practitioners, exc.row),
-                         column=exc.column) from None
-
-
-def _line(frame: pd.DataFrame, row) -> int | None:
-    if row is None or "line" not in frame.attrs:
-        return None
-    try:
-        return int(frame.attrs["line"][frame.index.get_loc(row)])
-    except (KeyError, TypeError, IndexError):
-        return None
+        # The row labels are the reader's: turn them back into the file's line and column.
+        try:
+            line = int(frame.loc[exc.row, "line"])
+        except (KeyError, TypeError, ValueError):
+            raise exc from None
+        raise input_error(frame, exc.message, line=line, column=exc.column) from None

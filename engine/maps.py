@@ -296,10 +296,14 @@ def _furniture(lay: _Layout, title: str, subtitle: str | None) -> None:
     fig.text(lay.margin / w, 0.15 / h, SOURCES, fontsize=7.5, color="#666666", va="bottom")
 
 
-def _save_png(fig, path: Path) -> Path:
+def _save_png(fig, path: Path, facts: dict | None = None) -> Path:
+    """Write the figure; ``facts`` (the numbers the legend shows) go into the PNG's text
+    metadata, so that a reader (or a test) can check a map against the tables."""
     path = Path(path)
+    metadata = {"Software": "apl-engine"}
+    metadata.update({f"apl:{k}": str(v) for k, v in (facts or {}).items()})
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=150, facecolor="white")
+        fig.savefig(tmp, format="png", dpi=150, facecolor="white", metadata=metadata)
     return path
 
 
@@ -354,6 +358,7 @@ def map_apl_png(
     pop = population_of(gdf)
     lay = _Layout(gdf)
     values = gdf[column]
+    facts: dict = {}
     if pd.api.types.is_numeric_dtype(values):
         _numeric_choropleth(lay, gdf, values, pop, prof)
     else:
@@ -366,6 +371,7 @@ def map_apl_png(
         handles = []
         for entry in legend:
             p = float(pop[keys == entry.code].sum())
+            facts[f"population_{entry.code}"] = round(p)
             n = int((keys == entry.code).sum())
             handles.append(Patch(facecolor=entry.color, edgecolor="#888888", linewidth=0.5,
                                  label=f"{entry.long_label}\n{fmt_int(p)} hab. "
@@ -383,7 +389,7 @@ def map_apl_png(
         lay.fig.text(*lay.at(0.08, 1.3 + 0.62 * len(handles) + 0.35),
                      _wrap(f"APL : {prof.unit}", 42), fontsize=8.5, color="#555555", va="top")
     _furniture(lay, title or map_title(prof), subtitle)
-    return _save_png(lay.fig, Path(path))
+    return _save_png(lay.fig, Path(path), facts)
 
 
 def _wrap(text: str, width: int) -> str:
@@ -496,6 +502,67 @@ def map_forecast_png(
     _furniture(lay, title or f"Risque de sous-densité médicale en {year}",
                subtitle or "Part des tirages de la simulation des départs à la retraite")
     return _save_png(fig, Path(path))
+
+
+def map_zones_png(communes, zones, zone_of, path: str | os.PathLike[str], *,
+                  title: str | None = None, subtitle: str | None = None,
+                  profession: str | Profession = "gp") -> Path:
+    """Map of the zones (EPCI, territoires de vie-santé...) coloured by their zoning class.
+
+    Parameters
+    ----------
+    communes : geopandas.GeoDataFrame
+        Commune polygons with ``code_commune`` (and ``pop_totale``).
+    zones : pandas.DataFrame
+        :func:`engine.apl.zone_table`: ``zone``, ``zone_nom``, ``apl``, ``classe``,
+        ``pop_totale``, ``pop_deficit``.
+    zone_of : pandas.DataFrame
+        ``code_commune`` → ``zone`` (communes in no zone are drawn grey).
+    path : path-like
+        The PNG file (written atomically).
+    title, subtitle : str, optional
+    profession : str, path-like or Profession
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    from matplotlib.patches import Patch
+
+    prof = as_profession(profession)
+    gdf = _to_l93(communes)
+    zone = gdf["code_commune"].map(zone_of.set_index("code_commune")["zone"])
+    gdf = gdf.assign(zone=zone.to_numpy())
+    legend = zoning_legend(prof)
+    color_of = {e.code: e.color for e in legend}
+    classe = pd.Series(zones["classe"].to_numpy(), index=zones["zone"].astype(str).to_numpy())
+    keys = gdf["zone"].map(lambda z: None if pd.isna(z) else classe.get(str(z)))
+    colors = [color_of.get(k, MISSING[1]) if k is not None else MISSING[1] for k in keys]
+    lay = _Layout(gdf)
+    _draw_base(lay.ax, gdf.drop(columns=["departement"], errors="ignore"), colors)
+    try:
+        borders = gdf[gdf["zone"].notna()][["zone", gdf.geometry.name]].dissolve("zone")
+        borders.boundary.plot(ax=lay.ax, color="#333333", linewidth=1.1, zorder=3)
+    except Exception:  # a topology error must not cost the whole map
+        pass
+    facts = {}
+    handles = []
+    for entry in legend:
+        sel = zones["classe"] == entry.code
+        facts[f"zones_{entry.code}"] = int(sel.sum())
+        n = int(sel.sum())
+        handles.append(Patch(facecolor=entry.color, edgecolor="#888888", linewidth=0.5,
+                             label=f"{entry.long_label}\n{n} zone{'s' if n > 1 else ''} · "
+                                   f"{fmt_int(zones.loc[sel, 'pop_totale'].sum())} hab."))
+    lay.fig.legend(handles=handles, loc="upper left", bbox_to_anchor=lay.at(0.0, 1.1),
+                   frameon=False, fontsize=9.5, title="APL de la zone", title_fontsize=11,
+                   alignment="left", labelspacing=1.2, handleheight=1.6)
+    lay.fig.text(*lay.at(0.08, 1.3 + 0.62 * len(handles) + 0.35),
+                 _wrap("APL d'une zone : moyenne de l'APL de ses communes pondérée par la "
+                       "population standardisée (règle DREES)", 42),
+                 fontsize=8.5, color="#555555", va="top")
+    _furniture(lay, title or f"Zones : accessibilité aux {prof.label}", subtitle)
+    return _save_png(lay.fig, Path(path), facts)
 
 
 # --------------------------------------------------------------------------- interactive map

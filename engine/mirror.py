@@ -50,6 +50,7 @@ __all__ = [
     "read_communes",
     "read_drees_apl",
     "region_inputs",
+    "region_official",
 ]
 
 _CODE = re.compile(r"^(?:\d{5}|2[AB]\d{3})$")
@@ -466,6 +467,27 @@ def corsica_inputs(mirror: str | os.PathLike | None = None, year: int = 2022
     return communes, gps
 
 
+def _sources(spec: dict, prof: Profession, year: int) -> dict:
+    """Where each part of an embedded region comes from, in words (for the report)."""
+    origins = manifest().get("sources", {})
+    files = _files(spec, prof)
+
+    def origin(key: str) -> str:
+        rel = files.get(key)
+        if not rel:
+            return ""
+        entry = origins.get(rel, {})
+        return entry.get("libelle") or entry.get("origin") or rel
+
+    out = {"network": origin("network"), "communes": origin("communes"),
+           "populations": f"{origin('populations')} (populations de {year})",
+           "practitioners": f"{origin('practitioners')} ; code{'s' if len(prof.bpe_codes) > 1 else ''}"
+                            f" {', '.join(prof.bpe_codes)}"}
+    if "official" in files:
+        out["official"] = f"{origin('official')} (valeurs de {year})"
+    return out
+
+
 def _source_stamp(root: Path, files: dict[str, str]) -> dict:
     """Size and modification time of each source file, to know when a bundle is stale."""
     out = {}
@@ -584,6 +606,7 @@ def load_region(name: str = "corse", *, mirror: str | os.PathLike | None = None,
             if region is not None:
                 region.polygons = _mirror_file_or_none(spec.get("polygons"), root)
                 region.client = client
+                region.sources = _sources(spec, prof, int(year))
                 return region
     if root is None:
         root = settings.data_mirror(required=True)
@@ -604,7 +627,8 @@ def load_region(name: str = "corse", *, mirror: str | os.PathLike | None = None,
     step(2)
     region = Region(name=name, network=network, communes=communes, practitioners=practitioners,
                     official=official, year=year, profession=prof, client=client,
-                    polygons=_mirror_file_or_none(spec.get("polygons"), root))
+                    polygons=_mirror_file_or_none(spec.get("polygons"), root),
+                    sources=_sources(spec, prof, year))
     region.commune_times()
     step(3)
     if cache:
@@ -645,3 +669,69 @@ def check_region(name: str = "corse", *, mirror: str | os.PathLike | None = None
         ok = f.is_file()
         lines.append((ok, f"{'ok     ' if ok else 'MISSING'} {key:14s} {f}"))
     return lines
+
+
+def official_years(name: str = "corse", *, mirror: str | os.PathLike | None = None,
+                   profession: str | Profession = "gp") -> list[int]:
+    """The years of official values the data mirror holds for an embedded region.
+
+    Returns
+    -------
+    list of int
+        Sorted; empty when the mirror has no official values of this profession.
+
+    Examples
+    --------
+    >>> official_years("corse")  # doctest: +SKIP
+    [2022, 2023]
+    """
+    prof = as_profession(profession)
+    files = _files(_spec(name), prof)
+    if "official" not in files:
+        return []
+    root = Path(mirror) if mirror is not None else settings.data_mirror(required=True)
+    path = _mirror_file(root / files["official"])
+    table = read_table(path, ["annee"], [])
+    check_numeric(table, path, ["annee"])
+    return sorted({int(y) for y in table["annee"].unique()})
+
+
+def region_official(name: str = "corse", year: int = 2022, *,
+                    mirror: str | os.PathLike | None = None,
+                    profession: str | Profession = "gp") -> pd.DataFrame:
+    """The official values of an embedded region's communes for one year.
+
+    Parameters
+    ----------
+    name : str
+        Region name from :func:`manifest`.
+    year : int
+        The year (2022 or 2023 in the mirror).
+    mirror : path-like, optional
+        The data mirror.
+    profession : str, path-like or Profession
+        Whose official values.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``code_commune``, ``apl``, ``apl_moins_65``, ``pop_standardisee``, ``pop_totale`` of
+        the region's communes.
+
+    Raises
+    ------
+    InputError
+        When the mirror has no official values of this profession for the region.
+    """
+    prof = as_profession(profession)
+    spec = _spec(name)
+    files = _files(spec, prof)
+    if "official" not in files:
+        raise InputError(f"the data mirror has no official values of {prof.label} for region "
+                         f"{name!r}", column="official")
+    root = Path(mirror) if mirror is not None else settings.data_mirror(required=True)
+    deps = {str(d) for d in spec.get("departements", [])}
+    table = read_drees_apl(root / files["official"], year)
+    keep = table["code_commune"].str[:2].isin(deps) | table["code_commune"].str[:3].isin(deps)
+    cols = ["code_commune", "apl", "apl_moins_65", "pop_standardisee", "pop_totale"]
+    return table.loc[keep, cols].reset_index(drop=True)

@@ -325,3 +325,227 @@ def write_geotiff(
         dst.write(data, 1)
         dst.set_band_description(1, "minutes to the nearest source")
     return path
+
+
+def export_region(region, directory: str | os.PathLike[str], *, ages=None,
+                  year: int | None = None) -> list[Path]:
+    """Write a region's inputs in the documented input formats, to edit and pass back.
+
+    Files (``scenarios/examples/README.md`` documents each format): ``communes.csv``
+    (``code_commune``, ``nom``, ``departement``, ``pop_totale``, ``pop_standardisee``, ``lon``,
+    ``lat``: the routing point), ``practitioners.csv`` (``id``, ``profession``,
+    ``code_commune``, ``activity``, ``active_previous_year``, ``health_centre``, ``age``,
+    ``age_imputed``), ``official.csv`` (``code_commune``, ``apl``, ``apl_moins_65``,
+    ``annee``) when the region has official values, ``zones.csv`` when it has zones, and
+    ``network.npz`` (the road network, read back by ``--network``).
+
+    Parameters
+    ----------
+    region : engine.region.Region
+    directory : path-like
+        Folder to write into (typically the staging folder of :func:`write_atomic`).
+    ages : array-like, optional
+        An age per practitioner to write where the roster has none; written with
+        ``age_imputed`` true, so that reading the file back treats them as unknown.
+    year : int, optional
+        The ``annee`` of the official values (default: the region's data year).
+
+    Returns
+    -------
+    list of pathlib.Path
+    """
+    directory = Path(directory)
+    written = []
+    cols = [c for c in ("code_commune", "nom", "departement", "pop_totale", "pop_standardisee",
+                        "lon", "lat") if c in region.communes]
+    written.append(write_table(region.communes[cols], directory / "communes.csv"))
+    p = region.practitioners.reset_index(drop=True)
+    gps = pd.DataFrame({
+        "id": p["id"] if "id" in p else np.arange(1, len(p) + 1),
+        "profession": region.profession.name,
+        "code_commune": region.codes[np.asarray(region.practitioner_commune)],
+        "activity": p["activity"] if "activity" in p else np.nan,
+        "active_previous_year": (p["active_previous_year"] if "active_previous_year" in p
+                                 else True),
+        "health_centre": p["health_centre"] if "health_centre" in p else False,
+    })
+    known = (pd.to_numeric(p["age"], errors="coerce") if "age" in p
+             else pd.Series(np.nan, index=p.index))
+    if "age_imputed" in p:
+        known = known.where(~p["age_imputed"].fillna(False).astype(bool))
+    imputed = known.isna().to_numpy()
+    if ages is not None:
+        given = np.asarray(ages, dtype=np.float64)
+        gps["age"] = np.where(imputed, given, known.to_numpy())
+        gps["age_imputed"] = imputed & np.isfinite(given)
+    else:
+        gps["age"] = known.to_numpy()
+        gps["age_imputed"] = False
+    gps["active_previous_year"] = np.where(gps["active_previous_year"].astype(bool), "oui", "non")
+    gps["health_centre"] = np.where(gps["health_centre"].astype(bool), "oui", "non")
+    gps["age_imputed"] = np.where(gps["age_imputed"], "oui", "non")
+    written.append(write_table(gps, directory / "practitioners.csv"))
+    official = region.official_values()
+    if official is not None:
+        off = official[[c for c in ("code_commune", "apl", "apl_moins_65") if c in official]].copy()
+        off["annee"] = int(region.year if year is None else year)
+        written.append(write_table(off, directory / "official.csv"))
+    if region.zones is not None:
+        written.append(write_table(region.zones, directory / "zones.csv"))
+    written.append(region.network.save(directory / "network.npz"))
+    return written
+
+
+def write_json(data: Any, path: str | os.PathLike[str]) -> Path:
+    """Write JSON (UTF-8, indented, keys in the order given), atomically.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = write_json({"a": 1}, pathlib.Path(tempfile.mkdtemp()) / "run.json")
+    >>> p.read_text()
+    '{\\n  "a": 1\\n}\\n'
+    """
+    import json
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False,
+                                  default=_json_default) + "\n", encoding="utf-8")
+    return path
+
+
+def _json_default(value):
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return None if not np.isfinite(value) else float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+#: How spreadsheet cells are rounded and shown, by column kind (see :func:`_kind`).
+_XLSX_FORMATS = {"apl": (2, "0.00"), "probability": (3, "0.000"), "share": (4, "0.0%"),
+                 "count": (0, "#,##0"), "decimal": (2, "#,##0.00"), "year": (0, "0"),
+                 "text": (None, "@")}
+
+
+def _kind(name: str, values: pd.Series) -> str:
+    """What a column holds, from its name (the engine's column names) and dtype."""
+    n = name.lower()
+    if n.startswith(("code_", "zone")) or n in ("departement", "nom", "id"):
+        return "text"
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return "text"
+    if n in ("year", "annee", "rank", "rang") or n.startswith("annee"):
+        return "year"
+    if n.startswith("p_deficit") or n.startswith("probabilit"):
+        return "probability"
+    if n.startswith(("share", "part")):
+        return "share"
+    if n.startswith("apl"):
+        return "apl"
+    if (n.startswith(("pop", "communes", "n_", "practitioners", "unlisted", "gps"))
+            or "population" in n or n.startswith("active_")):
+        return "count"
+    return "decimal"
+
+
+def write_xlsx(
+    sheets: Mapping[str, pd.DataFrame],
+    path: str | os.PathLike[str],
+    *,
+    profession=None,
+    notes: Mapping[str, str] | None = None,
+) -> Path:
+    """Write tables as an Excel workbook for reading: French headers, accented class labels,
+    values rounded for reading, atomically.
+
+    The CSV files beside it keep every value at full precision for programs; this workbook
+    is for people: APL to 2 decimals, probabilities to 3, shares as percentages, populations
+    as whole numbers with thousands separators, INSEE codes as text (leading zeros kept),
+    zoning classes by their French label (« Sous-dense »). The header row is frozen and
+    filterable.
+
+    Parameters
+    ----------
+    sheets : mapping of str to pandas.DataFrame
+        Sheet name (at most 31 characters) to table, in order. Geometry columns are dropped.
+    path : path-like
+        The ``.xlsx`` file.
+    profession : str, path-like or Profession, optional
+        Whose class codes to write as labels (default: general practitioners).
+    notes : mapping of str to str, optional
+        A sentence written above a sheet's table (e.g. what a year 0 is).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Examples
+    --------
+    >>> write_xlsx({"Communes": communes}, "out/communes.xlsx")  # doctest: +SKIP
+    PosixPath('out/communes.xlsx')
+    """
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    from engine.apl import profession as as_profession
+    from engine.french import column_label
+
+    prof = as_profession(profession or "gp")
+    class_labels = {c.code: c.label for c in prof.zoning.classes}
+    path = Path(path)
+    book = Workbook()
+    book.remove(book.active)
+    header_fill = PatternFill("solid", fgColor="DCE6F1")
+    for name, frame in sheets.items():
+        sheet = book.create_sheet(title=str(name)[:31])
+        table = _prepare_table(frame)
+        geom = getattr(frame, "_geometry_column_name", None)
+        if geom is not None and geom in table.columns:
+            table = pd.DataFrame(table.drop(columns=geom))
+        first = 1
+        note = (notes or {}).get(name)
+        if note:
+            sheet.cell(row=1, column=1, value=note).font = Font(italic=True, color="555555")
+            first = 3
+        kinds = {c: _kind(str(c), table[c]) for c in table.columns}
+        for j, col in enumerate(table.columns, start=1):
+            cell = sheet.cell(row=first, column=j, value=column_label(str(col)))
+            cell.font = Font(bold=True)
+            cell.fill = header_fill
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+        for i, record in enumerate(table.itertuples(index=False), start=first + 1):
+            for j, (col, value) in enumerate(zip(table.columns, record, strict=True), start=1):
+                kind = kinds[col]
+                digits, fmt = _XLSX_FORMATS[kind]
+                if value is None or (not isinstance(value, str) and pd.isna(value)):
+                    continue
+                if str(col).startswith("classe") and isinstance(value, str):
+                    value = class_labels.get(value, value)
+                elif kind == "text":
+                    value = str(value) if not isinstance(value, (bool, np.bool_)) else (
+                        "oui" if value else "non")
+                elif isinstance(value, (bool, np.bool_)):
+                    value = "oui" if value else "non"
+                else:
+                    value = float(value)
+                    value = int(round(value)) if digits == 0 else round(value, digits)
+                cell = sheet.cell(row=i, column=j, value=value)
+                cell.number_format = fmt
+        for j, col in enumerate(table.columns, start=1):
+            sample = [len(column_label(str(col))) / 1.6] + [
+                len(str(v)) for v in table[col].head(200) if v is not None]
+            width = min(max(8.0, max(sample) + 2), 60.0)
+            sheet.column_dimensions[get_column_letter(j)].width = width
+        sheet.freeze_panes = sheet.cell(row=first + 1, column=1)
+        if len(table.columns):
+            sheet.auto_filter.ref = (f"A{first}:{get_column_letter(len(table.columns))}"
+                                     f"{first + max(len(table), 1)}")
+    with atomic_path(path) as tmp:
+        book.save(tmp)
+    return path

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -66,10 +65,18 @@ class Region:
         Whose rules (default ``"gp"``).
     max_minutes : float, optional
         Routing bound (default: the support of the profession's decay, 20 minutes).
-    polygons : pathlib.Path, optional
-        GeoPackage of the communes' polygons (layer ``communes``), for maps.
+    polygons : pathlib.Path or geopandas.GeoDataFrame, optional
+        The communes' polygons, for maps: a GeoPackage (layer ``communes``) or a frame with
+        ``code_commune`` and the geometry.
     client : distributed.Client, optional
         Route the commune matrix on this Dask cluster when it is computed.
+    zones : pandas.DataFrame, optional
+        A territory grouping: ``code_commune``, ``zone`` (and ``zone_nom``); communes absent
+        from it belong to no zone.
+    sources : dict, optional
+        Where each part comes from, in words for the report (``network``, ``communes``,
+        ``practitioners``, ``official``, ``zones``): a dataset's origin, or a file's name —
+        never a local path.
     times : TravelTimeMatrix, optional
         A commune matrix computed before (same communes, same order), e.g. from a cache.
 
@@ -89,8 +96,10 @@ class Region:
     year: int = 2022
     profession: Any = "gp"
     max_minutes: float | None = None
-    polygons: Path | None = None
+    polygons: Any = None
     client: Any = field(default=None, repr=False)
+    zones: pd.DataFrame | None = field(default=None, repr=False)
+    sources: dict = field(default_factory=dict, repr=False)
     times: TravelTimeMatrix | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -98,22 +107,51 @@ class Region:
         self.year = int(self.year)
         if self.max_minutes is None:
             self.max_minutes = self.profession.decay.max_minutes
-        table, demand = commune_demand(self.communes.reset_index(drop=True), year=self.year,
-                                       profession=self.profession)
+        try:
+            table, demand = commune_demand(self.communes.reset_index(drop=True), year=self.year,
+                                           profession=self.profession)
+        except InputError as exc:
+            exc.table = "communes"  # lets the reader's caller name the file and line
+            raise
         # Tables, maps and zoning means read the demand from the communes table.
         self.communes = (table.assign(pop_standardisee=demand)
                          if self.profession.demand_basis == "standardised" else table)
         self.demand = demand
         roster = select_profession(self.practitioners, profession=self.profession)
+        try:
+            # Row labels in errors are those of the roster as given (a reader's rows).
+            self.practitioner_commune = attach_practitioners(roster, self.communes)
+            practitioner_activity(roster, profession=self.profession)
+        except InputError as exc:
+            exc.table = "practitioners"
+            raise
         self.practitioners = roster.reset_index(drop=True)
-        self.practitioner_commune = attach_practitioners(self.practitioners, self.communes)
         codes = self.communes["code_commune"].to_numpy()
         if "code_commune" not in self.practitioners or self.practitioners["code_commune"].isna().any():
             self.practitioners = self.practitioners.assign(
                 code_commune=codes[self.practitioner_commune])
+        if self.zones is not None:
+            self.zones = self._aligned_zones(self.zones)
         if self.times is not None and self.times.shape != (self.n_communes, self.n_communes):
             raise InputError(f"region {self.name!r}: the cached commune matrix has shape "
                              f"{self.times.shape}, expected {(self.n_communes, self.n_communes)}")
+
+    def _aligned_zones(self, zones: pd.DataFrame) -> pd.DataFrame:
+        for col in ("code_commune", "zone"):
+            if col not in zones.columns:
+                raise InputError(f"the zones lack the column {col!r}", column=col)
+        z = zones.drop_duplicates("code_commune").set_index(
+            zones["code_commune"].drop_duplicates().astype(str).to_numpy())
+        out = pd.DataFrame({"code_commune": self.codes,
+                            "zone": z["zone"].reindex(self.codes).to_numpy(dtype=object)})
+        out["zone_nom"] = (z["zone_nom"].reindex(self.codes).to_numpy(dtype=object)
+                           if "zone_nom" in z else out["zone"])
+        out["zone_nom"] = out["zone_nom"].where(pd.notna(out["zone_nom"]), out["zone"])
+        if out["zone"].isna().all():
+            raise InputError(f"no commune of region {self.name!r} is in the zones given "
+                             f"(first code there: {zones['code_commune'].iloc[0]!r})",
+                             column="code_commune")
+        return out
 
     # ------------------------------------------------------------------ basics
     @property

@@ -6,44 +6,55 @@ what they return; it computes nothing itself. Researchers can call the same func
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pandas as pd
 
 from engine.apl import classify, zoning_summary
 from engine.region import Region
-from scenarios.ages import expected_supply
 
 __all__ = [
     "access_surface",
     "commune_table",
+    "forecast_table",
+    "group_years",
+    "model_check",
     "headline",
     "practitioner_isochrones",
     "practitioner_points",
+    "risk_table",
+    "watch_list",
+    "with_forecast",
+    "zones_forecast_table",
+    "zones_table",
     "zoning_table",
 ]
 
 
-def commune_table(region: Region, *, polygons: str | os.PathLike | None = None):
-    """APL of every commune, with every practitioner and with the younger ones only, and classes.
+def commune_table(region: Region, *, baseline=None, polygons=None):
+    """Every commune today: the baseline's APL and class, the engine's own recomputation, the
+    official values, the younger-practitioners variant.
 
     Parameters
     ----------
     region : Region
         The region.
-    polygons : path-like, optional
-        A GeoPackage of commune polygons (layer ``communes``, column ``code_commune``);
-        without it the table carries the communes' points.
+    baseline : scenarios.baseline.Baseline, optional
+        Year 0 (default: official where the region has official values, else the model).
+    polygons : path-like or geopandas.GeoDataFrame, optional
+        Commune polygons: a GeoPackage (layer ``communes``, column ``code_commune``) or a
+        GeoDataFrame with ``code_commune``; without it the table carries the communes' points.
 
     Returns
     -------
     geopandas.GeoDataFrame
         EPSG:4326, one row per commune: ``code_commune``, ``nom``, ``departement``,
-        ``pop_totale``, ``pop_standardisee``, ``practitioners``, ``supply``, ``apl``,
-        ``apl_u65`` (practitioners aged the profession's variant age or less, 65 for GPs),
-        ``classe``, ``classe_u65`` and, where the region carries them, the official
-        ``apl_officiel`` and ``apl_u65_officiel``.
+        ``pop_totale``, ``pop_standardisee``, ``practitioners`` (listed), ``unlisted``
+        (added by the calibration), ``supply`` (counted activity, year 0), ``apl`` (the
+        baseline: the official value on the official baseline), ``classe``, ``apl_modele``
+        (the engine's APL with the roster as given) and ``classe_modele``, ``apl_u65``
+        (practitioners aged the profession's variant age or less, 65 for GPs: official on
+        the official baseline, the engine's on the model one) and ``classe_u65``, and
+        where the region has them ``apl_officiel``, ``apl_u65_officiel``.
 
     Examples
     --------
@@ -52,22 +63,31 @@ def commune_table(region: Region, *, polygons: str | os.PathLike | None = None):
     """
     import geopandas as gpd
 
+    from scenarios.baseline import baseline as make_baseline
+
+    base = make_baseline(region) if baseline is None else baseline
     prof = region.profession
-    supply = region.supply()
-    apl = region.apl(supply)
     c = region.communes
     cols = [k for k in ("code_commune", "nom", "departement", "pop_totale", "pop_standardisee")
             if k in c]
     table = c[cols].copy()
     table["practitioners"] = np.bincount(region.practitioner_commune, minlength=region.n_communes)
-    table["supply"] = supply
-    table["apl"] = apl
-    table["classe"] = np.asarray(classify(apl, profession=prof))
-    if prof.variant_max_age is not None:
-        apl_u65 = region.apl(expected_supply(region, year=region.year))
-        table["apl_u65"] = apl_u65
-        table["classe_u65"] = np.asarray(classify(apl_u65, profession=prof))
+    table["unlisted"] = np.bincount(base.slot_commune[base.slot_unlisted],
+                                    minlength=region.n_communes)
+    table["supply"] = base.supply(region.n_communes)
+    table["apl"] = base.apl
+    table["classe"] = np.asarray(classify(base.apl, profession=prof))
+    table["apl_modele"] = base.model_apl
+    table["classe_modele"] = np.asarray(classify(base.model_apl, profession=prof))
     official = region.official_values()
+    if base.official_young is not None:
+        table["apl_u65"] = base.official_young
+    elif prof.variant_max_age is not None:
+        table["apl_u65"] = base.correction.apply(region.apl(base.expected_supply(
+            region.n_communes, years_ahead=0, retirement_age=prof.variant_max_age,
+            profession=prof)))
+    if "apl_u65" in table:
+        table["classe_u65"] = np.asarray(classify(table["apl_u65"].to_numpy(), profession=prof))
     if official is not None:
         table["apl_officiel"] = official["apl"].to_numpy()
         if "apl_moins_65" in official:
@@ -75,12 +95,50 @@ def commune_table(region: Region, *, polygons: str | os.PathLike | None = None):
     geometry = gpd.points_from_xy(c["lon"], c["lat"], crs="EPSG:4326")
     gdf = gpd.GeoDataFrame(table, geometry=geometry, crs="EPSG:4326")
     if polygons is not None:
-        shapes = gpd.read_file(polygons, layer="communes")[["code_commune", "geometry"]]
+        if isinstance(polygons, gpd.GeoDataFrame):
+            shapes = polygons[["code_commune", polygons.geometry.name]].rename_geometry("geometry")
+        else:
+            shapes = gpd.read_file(polygons, layer="communes")[["code_commune", "geometry"]]
         shapes = shapes.to_crs("EPSG:4326").set_index("code_commune")["geometry"]
         poly = gdf["code_commune"].map(shapes)
         gdf = gdf.set_geometry(gpd.GeoSeries(np.where(poly.isna(), gdf.geometry, poly),
                                              crs="EPSG:4326"))
     return gdf
+
+
+def model_check(region: Region, baseline) -> dict | None:
+    """How the engine's own recomputation compares with the official values of year 0.
+
+    Returns
+    -------
+    dict or None
+        :func:`engine.apl.agreement.compare` of ``apl_modele`` against the official APL
+        (Spearman, MAE, class agreement, confusion table, shares in deficit), plus the
+        calibration's figures when the baseline is official (``regularisation``,
+        ``fitted_mae``, ``unlisted``, ``unlisted_supply_share``, ``offset_communes``);
+        ``None`` without official values.
+    """
+    from engine.apl.agreement import compare
+
+    official = region.official_values()
+    if official is None or official["apl"].isna().any():
+        return None
+    out = compare(baseline.model_apl, official["apl"].to_numpy(), population=region.population,
+                  profession=region.profession)
+    if baseline.fit is not None:
+        supply = baseline.slot_activity
+        out.update({
+            "regularisation": baseline.fit.regularisation,
+            "fitted_mae": float(np.abs(baseline.fitted_apl - official["apl"].to_numpy()).mean()),
+            "fitted_spearman": compare(baseline.fitted_apl, official["apl"].to_numpy(),
+                                       profession=region.profession)["spearman"],
+            "unlisted": baseline.n_unlisted,
+            "unlisted_supply_share": float(supply[baseline.slot_unlisted].sum() / supply.sum())
+            if supply.sum() > 0 else 0.0,
+            "offset_communes": int((baseline.correction.offset != 0).sum()),
+            "activity_scale": baseline.activity_scale,
+        })
+    return out
 
 
 def zoning_table(table, *, profession="gp") -> pd.DataFrame:
@@ -173,3 +231,107 @@ def headline(table, *, profession="gp") -> dict:
     return {"communes": len(table), "communes_deficit": int(deficit.sum()),
             "population_deficit": float(pop[deficit].sum()),
             "share_deficit": float(pop[deficit].sum() / total) if total > 0 else 0.0}
+
+
+#: Columns of ``forecast.csv`` (year 0, observed, first; see :class:`scenarios.Forecast`).
+FORECAST_COLUMNS = ("code_commune", "nom", "year", "apl_mean", "apl_median", "apl_p10",
+                    "apl_p90", "p_deficit", "classe")
+
+
+def forecast_table(fc) -> pd.DataFrame:
+    """``forecast.csv``: one row per commune and year, year 0 (the observed state) first."""
+    return fc.communes[list(FORECAST_COLUMNS)]
+
+
+def with_forecast(table, fc):
+    """The commune table with the forecast's last year (median, 80 % interval, probability of
+    deficit) and the first year each commune's median is in deficit."""
+    last = fc.communes[fc.communes["year"] == fc.years[-1]].set_index("code_commune")
+    out = table.copy()
+    out["apl_forecast"] = out["code_commune"].map(last["apl_median"])
+    out["apl_forecast_p10"] = out["code_commune"].map(last["apl_p10"])
+    out["apl_forecast_p90"] = out["code_commune"].map(last["apl_p90"])
+    out["p_deficit_forecast"] = out["code_commune"].map(last["p_deficit"])
+    out["annee_deficit"] = out["code_commune"].map(fc.crossing_year())
+    return out
+
+
+def zones_table(region: Region, baseline) -> pd.DataFrame | None:
+    """The region's zones today (see :func:`engine.apl.zone_table`), or ``None`` without zones."""
+    from engine.apl import zone_table
+
+    if region.zones is None:
+        return None
+    weights = (region.communes["pop_standardisee"] if "pop_standardisee" in region.communes
+               else region.communes["pop_totale"])
+    return zone_table(baseline.apl, region.population, weights.to_numpy(),
+                      region.zones["zone"].to_numpy(), names=region.zones["zone_nom"].to_numpy(),
+                      profession=region.profession)
+
+
+def zones_forecast_table(fc) -> pd.DataFrame | None:
+    """``zones_forecast.csv``: per zone and year, with the first year its median APL is in
+    deficit (``annee_deficit``)."""
+    if fc.zones is None:
+        return None
+    out = fc.zones.copy()
+    out["annee_deficit"] = out["zone"].map(fc.zone_crossing_year())
+    return out
+
+
+def risk_table(fc, table) -> pd.DataFrame:
+    """Every commune ranked by its risk of being in deficit in the forecast's last year.
+
+    Parameters
+    ----------
+    fc : scenarios.Forecast
+    table : pandas.DataFrame
+        :func:`commune_table` (today's class and APL, population, département).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per commune, riskiest first (probability of deficit in the last year, then
+        the first year the median is under the threshold, then the most populous, then the
+        lowest median): ``rang``,
+        ``code_commune``, ``nom``, ``departement``, ``pop_totale``, ``classe`` and ``apl``
+        (today), ``p_deficit`` (last year), ``annee_deficit``, then per simulated year
+        ``apl_median_<year>``, ``apl_p10_<year>``, ``apl_p90_<year>``.
+    """
+    last = fc.years[-1]
+    wide = fc.communes[fc.communes["year"] > fc.years[0]].pivot(
+        index="code_commune", columns="year", values=["apl_median", "apl_p10", "apl_p90"])
+    wide.columns = [f"{stat}_{year}" for stat, year in wide.columns]
+    order = [f"{stat}_{year}" for year in fc.years[1:] for stat in ("apl_median", "apl_p10",
+                                                                     "apl_p90")]
+    final = fc.communes[fc.communes["year"] == last].set_index("code_commune")
+    cols = [c for c in ("code_commune", "nom", "departement", "pop_totale", "classe", "apl")
+            if c in table]
+    out = pd.DataFrame(table[cols]).copy()
+    out["p_deficit"] = out["code_commune"].map(final["p_deficit"]).to_numpy()
+    out["annee_deficit"] = out["code_commune"].map(fc.crossing_year()).to_numpy()
+    out = out.join(wide[order], on="code_commune")
+    key_year = out["annee_deficit"].astype("Float64").fillna(np.inf).astype(float)
+    out = out.assign(_y=key_year.to_numpy()).sort_values(
+        ["p_deficit", "_y", "pop_totale", f"apl_median_{last}"],
+        ascending=[False, True, False, True], kind="stable").drop(columns="_y").reset_index(
+        drop=True)
+    out.insert(0, "rang", np.arange(1, len(out) + 1))
+    return out
+
+
+def watch_list(risk: pd.DataFrame, *, low: float = 0.2, high: float = 0.5) -> pd.DataFrame:
+    """The communes to watch: a probability of deficit in the last year from ``low`` to
+    ``high`` (not yet likely, no longer unlikely), riskiest first."""
+    p = risk["p_deficit"]
+    return risk[(p >= low) & (p < high)].reset_index(drop=True)
+
+
+def group_years(frame: pd.DataFrame | None, value: str = "share_deficit_mean") -> pd.DataFrame | None:
+    """A per-group (département or zone) forecast as one row per group and one column per year."""
+    if frame is None:
+        return None
+    wide = frame.pivot_table(index=["zone", "zone_nom"], columns="year", values=value,
+                             sort=False).reset_index()
+    wide.columns = [str(c) for c in wide.columns]
+    return wide

@@ -148,16 +148,48 @@ def draw_ages(
     >>> draw_ages(np.array([0, 0, 1]), np.array([1.0, 0.0]), draws=2, seed=1).min(axis=0) > [65, 65, 0]
     array([ True,  True,  True])
     """
+    commune_index = np.asarray(commune_index, dtype=np.int64)
+    share = np.asarray(senior_share, dtype=np.float64)
+    p = share[commune_index] if len(commune_index) else np.zeros(0)
+    return draw_ages_by_probability(p, draws=draws, seed=seed, profession=profession)
+
+
+def draw_ages_by_probability(senior_probability, *, draws: int = 1, seed: int = 0,
+                             profession: str | Profession = "gp") -> np.ndarray:
+    """Draw an age for every practitioner from its probability of being over the variant age.
+
+    Each practitioner is over the variant age (65 for GPs) with its probability, and its age
+    is drawn from the profession's age pyramid restricted to that side.
+
+    Parameters
+    ----------
+    senior_probability : array-like of float
+        One probability per practitioner.
+    draws : int
+        Number of independent draws.
+    seed : int
+        Seed of the random generator; the same seed gives the same ages.
+    profession : str, path-like or Profession
+        Whose age pyramid and variant age.
+
+    Returns
+    -------
+    numpy.ndarray
+        Integer ages, shape ``(draws, n_practitioners)``.
+
+    Examples
+    --------
+    >>> draw_ages_by_probability([1.0, 0.0], draws=3, seed=2).min(axis=0) > [65, 0]
+    array([ True,  True])
+    """
     prof = as_profession(profession)
     if not prof.age_pyramid or prof.variant_max_age is None:
         raise InputError(f"the {prof.label} definition ({prof.source.name}) has no age pyramid "
                          "or variant age to impute ages from; give the roster an 'age' column",
                          column="age")
-    commune_index = np.asarray(commune_index, dtype=np.int64)
-    share = np.clip(np.asarray(senior_share, dtype=np.float64), 0.0, 1.0)
+    p = np.clip(np.asarray(senior_probability, dtype=np.float64), 0.0, 1.0)
     rng = np.random.default_rng(seed)
-    n = len(commune_index)
-    p = share[commune_index] if n else np.zeros(0)
+    n = len(p)
     senior = rng.random((draws, n)) < p
     ages = np.empty((draws, n), dtype=np.int64)
     split = float(prof.variant_max_age)
@@ -166,73 +198,12 @@ def draw_ages(
     return ages
 
 
-def senior_share(region) -> np.ndarray:
-    """Share of each commune's supply from practitioners over the variant age, fitted on the
-    region's official values (see :func:`estimate_senior_share`).
-
-    Raises
-    ------
-    InputError
-        When the region has no official values to fit on.
-    """
-    off = region.official_values()
-    if off is None or "apl_moins_65" not in off:
-        raise InputError(f"region {region.name!r} has no practitioner ages and no official "
-                         "values to impute them from; give the roster an 'age' column",
-                         column="age")
-    return estimate_senior_share(region.weights, region.demand, region.supply(),
-                                 off["apl"].fillna(0).to_numpy(),
-                                 off["apl_moins_65"].fillna(0).to_numpy())
-
-
-def has_ages(region) -> bool:
-    """Whether the region's roster gives every practitioner an age."""
-    p = region.practitioners
-    return "age" in p and bool(pd.to_numeric(p["age"], errors="coerce").notna().all())
-
-
-def practitioner_ages(region, *, draws: int = 1, seed: int = 0) -> np.ndarray:
-    """Ages in the region's data year, shape ``(draws, n_practitioners)``: the roster's when it
-    has them, else imputed draws (:func:`draw_ages` on :func:`senior_share`)."""
-    if has_ages(region):
-        ages = ages_from_roster(region.practitioners, region.year)
-        return np.broadcast_to(ages, (draws, len(ages))).astype(float)
-    return draw_ages(region.practitioner_commune, senior_share(region), draws=draws, seed=seed,
-                     profession=region.profession).astype(float)
-
-
-def expected_supply(region, *, year: int | None = None, retirement_age: float | None = None,
-                    draws: int = 200, seed: int = 0) -> np.ndarray:
-    """Expected supply per commune in ``year`` if practitioners stop once over ``retirement_age``.
-
-    Parameters
-    ----------
-    region : engine.region.Region
-    year : int, optional
-        Planning year (default: the data year, everybody counted).
-    retirement_age : float, optional
-        Default: the profession's variant age (65 for GPs); ``None`` there keeps everybody.
-    draws, seed : int
-        Draws of imputed ages.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(n_communes,)`` supply, each practitioner weighted by its probability of practising.
-    """
-    from engine.apl import supply_by_commune
-
-    if year is not None and int(year) < region.year:
-        raise InputError(f"planning year {year} is before the data year {region.year} of region "
-                         f"{region.name!r}; plan for {region.year} or later", column="year")
-    age_limit = region.profession.variant_max_age if retirement_age is None else retirement_age
-    act = region.practitioner_activity()
-    if year is None or age_limit is None:
-        keep = np.ones(len(act))
-    else:
-        ages = practitioner_ages(region, draws=draws, seed=seed) + (int(year) - region.year)
-        keep = (ages <= age_limit).mean(axis=0)
-    return supply_by_commune(region.practitioner_commune, act * keep, region.n_communes)
+def pyramid_senior_share(profession: str | Profession = "gp") -> float:
+    """Share of the profession's age pyramid over the variant age (0.12 for GPs)."""
+    prof = as_profession(profession)
+    if not prof.age_pyramid or prof.variant_max_age is None:
+        return 0.0
+    return float(sum(share for lo, _, share in prof.age_pyramid if lo > prof.variant_max_age))
 
 
 def ages_from_roster(practitioners: pd.DataFrame, year: int) -> np.ndarray:

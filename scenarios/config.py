@@ -3,9 +3,12 @@
 A scenario file holds five tables; only ``[scenario]`` is required::
 
     [scenario]
-    name = "Retire at 65"
-    start_year = 2022          # the year of the supply data
-    horizon = 10               # number of simulated years (start_year included)
+    name = "retire-at-65"      # short identifier
+    titre = "Départ à 65 ans"  # French title, shown in the report
+    description = "..."        # French description, shown in the report
+    start_year = 2022          # optional: the data year (year 0, observed); refused if the
+                               # data are of another year
+    horizon = 10               # number of simulated years after the data year
 
     [retirement]
     model = "age"              # "age": leave when older than `age`; "hazard": yearly odds;
@@ -70,9 +73,14 @@ class Scenario:
     Attributes
     ----------
     name : str
-        Human-readable name.
-    start_year, horizon : int
-        First simulated year and number of years (``start_year .. start_year + horizon - 1``).
+        Short identifier.
+    title : str
+        French title (``titre``; the name when absent).
+    start_year : int or None
+        The data year the scenario is written for (year 0, the observed state); ``None``:
+        whatever the data year is.
+    horizon : int
+        Number of simulated years after year 0.
     retirement_model : {"age", "hazard", "count", "none"}
         How GPs leave.
     retirements_per_year : int
@@ -99,7 +107,7 @@ class Scenario:
     """
 
     name: str
-    start_year: int
+    start_year: int | None
     horizon: int
     retirement_model: str = "none"
     retirement_age: float = 65.0
@@ -113,12 +121,49 @@ class Scenario:
     installations: tuple[Installation, ...] = ()
     growth_per_year: float = 0.0
     description: str = ""
+    title: str = ""
     path: str = "<memory>"
 
+    def years(self, data_year: int | None = None) -> list[int]:
+        """Year 0 (the data year, observed) then the simulated years.
+
+        Parameters
+        ----------
+        data_year : int, optional
+            The data year (default: the scenario's ``start_year``).
+
+        Raises
+        ------
+        InputError
+            When the scenario names a start year other than ``data_year``, or neither is
+            known.
+        """
+        start = self.start_for(data_year)
+        return list(range(start, start + self.horizon + 1))
+
+    def start_for(self, data_year: int | None) -> int:
+        """The year 0 of a run on data of ``data_year`` (see :meth:`years`)."""
+        if data_year is None:
+            if self.start_year is None:
+                raise InputError("the scenario has no start_year: give the data year",
+                                 path=self.path, key="scenario.start_year")
+            return int(self.start_year)
+        if self.start_year is not None and int(self.start_year) != int(data_year):
+            raise InputError(
+                f"the scenario starts in {self.start_year} but the data describe {data_year}: "
+                f"ages and supply are those of {data_year}; set start_year = {data_year} or "
+                "remove start_year", path=self.path, key="scenario.start_year")
+        for k, inst in enumerate(self.installations):
+            if not int(data_year) < inst.year <= int(data_year) + self.horizon:
+                raise InputError(f"installation year {inst.year} is outside the simulated years "
+                                 f"{int(data_year) + 1}-{int(data_year) + self.horizon}",
+                                 path=self.path, key=f"installation[{k}].year")
+        return int(data_year)
+
     @property
-    def years(self) -> list[int]:
-        """The simulated years."""
-        return list(range(self.start_year, self.start_year + self.horizon))
+    def label(self) -> str:
+        """The French title, or the name."""
+        return self.title or self.name
 
     def rate_by_class(self, codes) -> list[float]:
         """Replacement probability of each zoning class code (in the order given).
@@ -148,7 +193,7 @@ class Scenario:
 
 
 _TOP_KEYS = {"scenario", "retirement", "replacement", "installation", "population"}
-_SCENARIO_KEYS = {"name", "description", "start_year", "horizon"}
+_SCENARIO_KEYS = {"name", "titre", "description", "start_year", "horizon"}
 _RETIREMENT_KEYS = {"model", "age", "hazard", "per_year"}
 _REPLACEMENT_KEYS = {"rate", "delay_years", "age", "activity"}
 _INSTALL_KEYS = {"commune", "lon", "lat", "gps", "year", "activity", "age", "label"}
@@ -250,9 +295,9 @@ def parse_scenario(text: str, path: str = "<memory>") -> Scenario:
 
     Examples
     --------
-    >>> s = parse_scenario('[scenario]\\nname = "x"\\nstart_year = 2022\\nhorizon = 3\\n')
-    >>> s.years
-    [2022, 2023, 2024]
+    >>> s = parse_scenario('[scenario]\\nname = "x"\\nhorizon = 3\\n')
+    >>> s.years(2022)
+    [2022, 2023, 2024, 2025]
     """
     ctx = _Ctx(path, text)
     try:
@@ -263,15 +308,17 @@ def parse_scenario(text: str, path: str = "<memory>") -> Scenario:
                          line=int(line.group(1)) if line else None) from None
     _unknown(ctx, doc, _TOP_KEYS, "")
     if "scenario" not in doc or not isinstance(doc["scenario"], dict):
-        raise InputError("missing the [scenario] table (name, start_year, horizon)", path=path)
+        raise InputError("missing the [scenario] table (name, horizon)", path=path)
     sc = doc["scenario"]
     _unknown(ctx, sc, _SCENARIO_KEYS, "scenario")
     name = sc.get("name", Path(path).stem)
     if not isinstance(name, str):
         raise ctx.error("expected a string", "scenario", "name")
-    start = _number(ctx, sc, "start_year", "scenario", integer=True, lo=1990, hi=2100, required=True)
+    start = _number(ctx, sc, "start_year", "scenario", integer=True, lo=1990, hi=2100)
     horizon = _number(ctx, sc, "horizon", "scenario", integer=True, lo=1, hi=100, required=True)
-    end = start + horizon - 1
+    for text_key in ("titre", "description"):
+        if text_key in sc and not isinstance(sc[text_key], str):
+            raise ctx.error("expected a string", "scenario", text_key)
 
     ret = doc.get("retirement", {"model": "none"})
     if not isinstance(ret, dict):
@@ -321,8 +368,9 @@ def parse_scenario(text: str, path: str = "<memory>") -> Scenario:
         _unknown(ctx, inst, _INSTALL_KEYS, "installation", k)
         year = _number(ctx, inst, "year", "installation", integer=True, lo=1990, hi=2100, occurrence=k,
                        required=True)
-        if not start <= year <= end:
-            raise ctx.error(f"year {year} is outside the scenario's years {start}-{end}", "installation", "year", k)
+        if start is not None and not start < year <= start + horizon:
+            raise ctx.error(f"year {year} is outside the simulated years {start + 1}-"
+                            f"{start + horizon}", "installation", "year", k)
         gps = _number(ctx, inst, "gps", "installation", default=1, integer=True, lo=1, hi=1000, occurrence=k)
         commune = inst.get("commune")
         has_point = "lon" in inst or "lat" in inst
@@ -349,7 +397,8 @@ def parse_scenario(text: str, path: str = "<memory>") -> Scenario:
     growth = _number(ctx, pop, "growth_per_year", "population", default=0.0, lo=-0.2, hi=0.2)
 
     return Scenario(
-        name=name, description=str(sc.get("description", "")), start_year=int(start),
+        name=name, description=str(sc.get("description", "")), title=str(sc.get("titre", "")),
+        start_year=None if start is None else int(start),
         horizon=int(horizon), retirement_model=model, retirement_age=float(age),
         hazard=tuple(hazard), retirements_per_year=int(per_year), replacement_rate=float(rate), replacement_rates=rates,
         replacement_delay=int(delay),

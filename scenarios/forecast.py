@@ -1,17 +1,25 @@
 """Year-by-year Monte Carlo forecast of the APL under a scenario.
 
-The travel-time matrix and its decay weights are computed once per region; a new
-installation site away from every commune adds one column. Each year, in every draw:
+Year 0 is the data year, **observed**: the baseline's APL (the official values by default,
+see :mod:`scenarios.baseline`), with no draw. Then, each simulated year, in every draw:
 
-1. GPs of installations starting that year begin practising;
-2. GPs leave (``age`` rule or age-specific ``hazard``);
-3. each departure is replaced, in the same place, with a probability set by the APL class of
-   the place the year before, after ``delay_years`` of vacancy;
-4. supply per place is summed and the APL recomputed for all draws at once
-   (:func:`engine.apl.fca_from_weights` with a 2-D supply);
-5. ages advance by one year.
+1. practitioners of installations starting that year begin practising;
+2. practitioners leave, by their age at the start of the year (``age`` rule, age-specific
+   ``hazard``, or the ``count`` oldest): under the rule "older than 65" the first simulated
+   year keeps exactly those aged 65 or less in the data year, as DREES's variant counts them;
+3. ages advance by one year;
+4. each departure is replaced, in the same place and with the same activity, with a
+   probability set by the zoning class of the place the year before, after
+   ``delay_years`` of vacancy;
+5. supply is summed per place (:func:`engine.apl.supply_by_commune`), the engine's APL is
+   recomputed for all draws at once through the prepared catchment, and the baseline's
+   correction carries it onto the official scale.
 
-Draws are vectorised: the state is a few ``(draws, gps)`` arrays.
+The travel-time matrix and its weights are the region's; a new installation site away
+from every commune adds one column. Draws run in chunks of ``settings.forecast_chunk`` (the
+same seed gives the same draws whatever their number: a run of 1,000 draws begins with the
+500 of a run of 500), so memory does not grow with the number of draws beyond the per-commune
+values kept for the quantiles.
 """
 
 from __future__ import annotations
@@ -22,10 +30,25 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from engine.apl import Catchment, bounded_activity, class_index, supply_by_commune
+from engine.apl import (
+    Catchment,
+    bounded_activity,
+    class_index,
+    departement_of,
+    supply_by_commune,
+    zone_apl,
+    zone_indicator,
+)
 from engine.errors import InputError
-from scenarios.ages import practitioner_ages
+from engine.french import departement_name
+from scenarios.baseline import Baseline
+from scenarios.baseline import baseline as make_baseline
 from scenarios.config import Scenario, load_scenario
+
+__all__ = ["Forecast", "forecast"]
+
+#: Draws simulated together (memory per chunk: a few ``(chunk, practitioners)`` arrays).
+CHUNK = 250
 
 
 @dataclass
@@ -35,59 +58,122 @@ class Forecast:
     Attributes
     ----------
     communes : pandas.DataFrame
-        One row per commune and year: ``code_commune``, ``nom``, ``year``, ``apl_mean``,
-        ``apl_p10``, ``apl_p90``, ``p_deficit`` (probability that the APL is under the
-        profession's deficit threshold), ``classe`` (class code of the mean APL).
+        One row per commune and year (year 0 first): ``code_commune``, ``nom``, ``year``,
+        ``apl_mean``, ``apl_median``, ``apl_p10``, ``apl_p90``, ``p_deficit`` (share of draws
+        under the deficit threshold), ``classe`` (class of the median).
     summary : pandas.DataFrame
-        One row per year: ``pop_deficit_mean``, ``pop_deficit_p10``, ``pop_deficit_p90``
-        (total population in communes in deficit: mean and 80% interval over draws),
-        ``share_deficit_mean``, ``communes_new_deficit`` (communes whose probability of
-        deficit reaches 0.5 that year), ``active_practitioners_mean``.
-    baseline : pandas.DataFrame
-        The APL today with every practitioner (``code_commune``, ``apl``, ``classe``).
-    profession : engine.apl.Profession
-        Whose zoning the classes and deficits use.
+        One row per year (year 0 first): ``pop_deficit_mean``, ``pop_deficit_p10``,
+        ``pop_deficit_p90`` (total population in communes in deficit: mean and 80 % interval
+        over draws), ``share_deficit_mean``, ``communes_deficit`` (median under the
+        threshold), ``communes_new_deficit`` (at or above it in year 0, under it for the
+        first time that year), ``active_practitioners_mean``.
+    baseline : Baseline
+        The observed state of year 0.
     scenario : Scenario
-        The scenario run.
+    years : list of int
+        Year 0 then the simulated years.
     draws, seed : int
         Monte Carlo settings.
+    profession : engine.apl.Profession
+    zones : pandas.DataFrame or None
+        When the region has zones: one row per zone and year, ``zone``, ``zone_nom``,
+        ``year``, ``apl_mean``, ``apl_median``, ``apl_p10``, ``apl_p90`` (the zone's APL, its
+        communes' weighted by standardised population, over draws), ``p_deficit`` (share of
+        draws where the zone's APL is under the threshold), ``share_deficit_mean`` (share of
+        the zone's population living in a commune in deficit), ``pop_deficit_mean``,
+        ``classe``.
+    departements : pandas.DataFrame
+        The same per département (``zone`` holds the département code).
     pop_deficit_draws : numpy.ndarray
-        ``(years, draws)`` population in deficit in each draw.
+        ``(years, draws)`` population in deficit in each draw (year 0: every draw equal).
     supply_mean : numpy.ndarray
-        ``(years, n_communes)`` mean supply located in each commune (installations at points
-        away from communes excluded).
+        ``(years, n_communes)`` mean supply located in each commune.
+    population : numpy.ndarray
+        Total population of each commune (data year).
     """
 
     communes: pd.DataFrame
     summary: pd.DataFrame
-    baseline: pd.DataFrame
+    baseline: Baseline
     scenario: Scenario
+    years: list
     draws: int
     seed: int
     profession: object = field(repr=False)
     pop_deficit_draws: np.ndarray = field(repr=False)
     supply_mean: np.ndarray = field(repr=False, default=None)
+    population: np.ndarray = field(repr=False, default=None)
+    zones: pd.DataFrame | None = field(repr=False, default=None)
+    departements: pd.DataFrame | None = field(repr=False, default=None)
 
     def supply_in(self, year: int) -> np.ndarray:
         """Mean supply per commune in ``year`` (a starting point for the optimizer)."""
-        years = self.scenario.years
-        if year not in years:
-            raise ValueError(f"year {year} is not simulated ({years[0]}-{years[-1]})")
-        return self.supply_mean[years.index(year)]
+        if year not in self.years:
+            raise InputError(f"year {year} is not in the forecast ({self.years[0]}-"
+                             f"{self.years[-1]})", column="year")
+        return self.supply_mean[self.years.index(year)]
+
+    def _threshold(self) -> float:
+        return self.profession.zoning.deficit_threshold
 
     def newly_in_deficit(self) -> pd.DataFrame:
-        """Communes not in deficit today that fall into it, with the first year their
-        probability of deficit reaches 0.5 and that probability."""
-        base = self.baseline.set_index("code_commune")["apl"]
-        df = self.communes[self.communes["p_deficit"] >= 0.5]
-        df = df[df["code_commune"].map(base) >= self.profession.zoning.deficit_threshold]
-        first = df.sort_values("year").groupby("code_commune", sort=False).head(1)
-        return first[["code_commune", "nom", "year", "p_deficit", "apl_mean"]].sort_values(
-            ["year", "p_deficit"], ascending=[True, False]).reset_index(drop=True)
+        """Communes at or above the deficit threshold in year 0 whose median projected APL
+        falls under it, with the first year it does.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``code_commune``, ``nom``, ``year``, ``p_deficit``, ``apl_median``, ``apl_p10``,
+            ``apl_p90``, ``apl_year0``, sorted by year then probability.
+        """
+        thr = self._threshold()
+        base = pd.Series(self.baseline.apl, index=self.communes["code_commune"].iloc[
+            :len(self.baseline.apl)].to_numpy())
+        later = self.communes[self.communes["year"] > self.years[0]]
+        df = later[(later["apl_median"] < thr) & (later["code_commune"].map(base) >= thr)]
+        first = df.sort_values("year").groupby("code_commune", sort=False).head(1).copy()
+        first["apl_year0"] = first["code_commune"].map(base)
+        cols = ["code_commune", "nom", "year", "p_deficit", "apl_median", "apl_p10", "apl_p90",
+                "apl_year0"]
+        return first[cols].sort_values(["year", "p_deficit"], ascending=[True, False]
+                                       ).reset_index(drop=True)
+
+    def already_in_deficit(self) -> pd.DataFrame:
+        """Communes already under the deficit threshold in year 0 (the observed state), with
+        their population, their APL then and their median in the last year, the most
+        populated first."""
+        thr = self._threshold()
+        first = self.communes[self.communes["year"] == self.years[0]]
+        last = self.communes[self.communes["year"] == self.years[-1]].set_index("code_commune")
+        df = first[first["apl_mean"] < thr][["code_commune", "nom", "apl_mean"]].rename(
+            columns={"apl_mean": "apl_year0"})
+        pop = pd.Series(self.population, index=first["code_commune"].to_numpy())
+        df.insert(2, "pop_totale", df["code_commune"].map(pop).to_numpy())
+        df["apl_median_last_year"] = df["code_commune"].map(last["apl_median"]).to_numpy()
+        return df.sort_values(["pop_totale", "apl_year0"], ascending=[False, True],
+                              kind="stable").reset_index(drop=True)
+
+    def zone_crossing_year(self) -> pd.Series:
+        """First year each zone's median APL is under the deficit threshold (NaN never),
+        indexed by ``zone``; empty without zones."""
+        if self.zones is None:
+            return pd.Series(dtype="Int64")
+        under = self.zones[self.zones["apl_median"] < self._threshold()]
+        first = under.groupby("zone")["year"].min()
+        return first.reindex(self.zones["zone"].drop_duplicates().to_numpy()).astype("Int64")
+
+    def crossing_year(self) -> pd.Series:
+        """First year each commune's median APL is under the deficit threshold (NaN never),
+        year 0 included, indexed by ``code_commune``."""
+        thr = self._threshold()
+        under = self.communes[self.communes["apl_median"] < thr]
+        first = under.groupby("code_commune")["year"].min()
+        codes = self.communes["code_commune"].drop_duplicates()
+        return first.reindex(codes.to_numpy()).astype("Int64")
 
 
 def _oldest(active: np.ndarray, age: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """The ``k`` oldest active GPs of each draw (ties broken at random)."""
+    """The ``k`` oldest active practitioners of each draw (ties broken at random)."""
     key = np.where(active, age + rng.random(age.shape) * 1e-3, -np.inf)
     k = min(k, key.shape[1])
     leaving = np.zeros_like(active)
@@ -100,10 +186,8 @@ def _oldest(active: np.ndarray, age: np.ndarray, k: int, rng: np.random.Generato
 
 def _installation_columns(region, scenario: Scenario):
     """Column of each installation: its commune, or a new site column appended to W."""
-    code_to_col = {c: i for i, c in enumerate(region.communes["code_commune"])}
-    extra_cols = []
-    home_rows = []
-    cols = []
+    code_to_col = {c: i for i, c in enumerate(region.codes)}
+    extra_cols, home_rows, cols = [], [], []
     for k, inst in enumerate(scenario.installations):
         if inst.commune is not None:
             if inst.commune not in code_to_col:
@@ -125,6 +209,9 @@ def forecast(
     *,
     draws: int = 500,
     seed: int = 0,
+    baseline: Baseline | str | None = None,
+    demand_by_year: dict | None = None,
+    population_by_year: dict | None = None,
     progress=None,
 ) -> Forecast:
     """Forecast the APL of every commune, year by year, under a scenario.
@@ -132,15 +219,25 @@ def forecast(
     Parameters
     ----------
     region : engine.region.Region
-        Network, communes, practitioners (see :func:`engine.region.load_region`).
+        Network, communes, practitioners (see :func:`engine.mirror.load_region`).
     scenario : Scenario or str
         A validated scenario or a path/name for :func:`scenarios.load_scenario`.
     draws : int
-        Number of Monte Carlo draws (ages when imputed, retirements, replacements).
+        Number of Monte Carlo draws (imputed ages, retirements, replacements).
     seed : int
         Seed; the same inputs and seed give identical outputs.
+    baseline : Baseline, {"official", "model"}, optional
+        Year 0 and the practitioners to start from (default: official where the region has
+        official values, see :func:`scenarios.baseline.baseline`).
+    demand_by_year : dict of int to array, optional
+        Demand (standardised population) of some simulated years, instead of the data year's
+        demand grown by the scenario's ``growth_per_year`` (a backtest passes the next year's
+        official populations).
+    population_by_year : dict of int to array, optional
+        Total population of some simulated years, for the population in deficit (default:
+        the data year's).
     progress : callable, optional
-        Called as ``progress(done, total)`` after each simulated year.
+        Called as ``progress(done, total)`` as draws are simulated.
 
     Returns
     -------
@@ -148,50 +245,41 @@ def forecast(
 
     Examples
     --------
-    >>> from engine.region import load_region  # doctest: +SKIP
+    >>> from engine.mirror import load_region  # doctest: +SKIP
     >>> fc = forecast(load_region("corse"), "retire-at-65", draws=200, seed=1)  # doctest: +SKIP
-    >>> fc.summary[["year", "pop_under_2_5_mean"]]  # doctest: +SKIP
+    >>> fc.summary[["year", "pop_deficit_mean"]]  # doctest: +SKIP
     """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
-    if not (isinstance(draws, (int, np.integer)) and draws >= 1):
+    if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 1:
         raise InputError(f"draws must be a positive integer, got {draws!r}", column="draws")
+    base = baseline if isinstance(baseline, Baseline) else make_baseline(region, baseline)
     prof = region.profession
+    years = scenario.years(region.year)
     n = region.n_communes
     inst_cols, extra_cols, extra_home = _installation_columns(region, scenario)
-    if extra_cols:
-        catchment = Catchment(sp.hstack([region.weights] + extra_cols, format="csr"),
-                              region.demand)
-    else:
-        catchment = region.catchment
-    n_cols = catchment.shape[1]
+    weights = (sp.hstack([region.weights] + extra_cols, format="csr") if extra_cols
+               else region.weights)
     home_row = np.concatenate([np.arange(n), np.asarray(extra_home, dtype=np.int64)])
-    rates = np.array(scenario.rate_by_class(prof.zoning.codes))
-
-    seq = np.random.SeedSequence(seed)
-    age_seed, sim_seed = (int(s.generate_state(1)[0]) for s in seq.spawn(2))
-    rng = np.random.default_rng(sim_seed)
+    thr = prof.zoning.deficit_threshold
 
     def counted(activity) -> float:
-        return float(bounded_activity([prof.activity.default if activity is None else activity],
-                                      profession=prof)[0])
+        value = prof.activity.default if activity is None else activity
+        return float(bounded_activity([value], profession=prof)[0]) * base.activity_scale
 
-    # Slots: existing practitioners, then one per installed practitioner.
-    cols = [region.practitioner_commune]
-    acts = [region.practitioner_activity()]
-    start_year_slot = [np.full(len(cols[0]), -1)]
-    age_cols = [practitioner_ages(region, draws=draws, seed=age_seed)]  # at start_year
+    # Slots: the baseline's practitioners, then one per installed practitioner.
+    cols = [base.slot_commune]
+    acts = [base.slot_activity]
+    starts = [np.full(base.n_slots, -1)]
     for inst, col in zip(scenario.installations, inst_cols, strict=True):
         cols.append(np.full(inst.gps, col))
         acts.append(np.full(inst.gps, counted(inst.activity)))
-        start_year_slot.append(np.full(inst.gps, inst.year))
-        # Age at start_year, so that the practitioner is `inst.age` when installing.
-        age_cols.append(np.full((draws, inst.gps), inst.age - (inst.year - scenario.start_year)))
-    col = np.concatenate(cols)
+        starts.append(np.full(inst.gps, inst.year))
+    col = np.concatenate(cols).astype(np.int64)
     act0 = np.concatenate(acts)
-    start_slot = np.concatenate(start_year_slot)
-    age = np.concatenate(age_cols, axis=1)
+    start_slot = np.concatenate(starts)
     n_slots = len(col)
+    n_cols = weights.shape[1]
     if scenario.retirement_model == "count":
         asked = scenario.retirements_per_year * scenario.horizon
         if asked > n_slots:
@@ -199,89 +287,179 @@ def forecast(
                              f"year for {scenario.horizon} years) but region {region.name!r} has only "
                              f"{n_slots} practitioners, installations included", path=scenario.path,
                              key="retirement.per_year")
+    rates = np.array(scenario.rate_by_class(prof.zoning.codes))
+    rep_act = None if scenario.replacement_activity is None else counted(
+        scenario.replacement_activity)
 
-    active = np.broadcast_to(start_slot < 0, (draws, n_slots)).copy()
-    activity = np.broadcast_to(act0, (draws, n_slots)).copy()
-    pending = np.full((draws, n_slots), np.iinfo(np.int64).max)
-    rep_act = counted(scenario.replacement_activity)
+    # One catchment per demand: the data year's, grown, or given by year.
+    catchments: dict = {}
+
+    def catchment_for(t: int, year: int) -> Catchment:
+        if demand_by_year and year in demand_by_year:
+            key = ("given", year)
+            demand = np.asarray(demand_by_year[year], dtype=np.float64)
+        elif scenario.growth_per_year:
+            key = ("grown", t)
+            demand = region.demand * (1.0 + scenario.growth_per_year) ** t
+        else:
+            key = ("data",)
+            if not extra_cols:
+                return region.catchment
+            demand = region.demand
+        if key not in catchments:
+            catchments[key] = Catchment(weights, demand)
+        return catchments[key]
 
     pop_total = region.population
-    baseline = region.apl()
-    prev_apl = np.broadcast_to(baseline[home_row][:, None], (n_cols, draws))
-    prev_deficit = (class_index(baseline, profession=prof) == 0).astype(float)
+
+    def population_for(year: int) -> np.ndarray:
+        if population_by_year and year in population_by_year:
+            return np.asarray(population_by_year[year], dtype=np.float64)
+        return pop_total
+
+    n_years = len(years)
+    apl_sum = np.zeros((n_years, n))
+    below = np.zeros((n_years, n))
+    values: list[list[np.ndarray]] = [[] for _ in range(n_years)]
+    pop_deficit = np.zeros((n_years, draws))
+    supply_sum = np.zeros((n_years, n))
+    active_sum = np.zeros(n_years)
+    deps = departement_of(region.codes)
+    groupings = {"departements": (deps, pd.Series({d: departement_name(d) or d
+                                                   for d in np.unique(deps)}))}
+    if region.zones is not None:
+        groupings["zones"] = (region.zones["zone"].to_numpy(),
+                              region.zones.drop_duplicates("zone").set_index("zone")["zone_nom"])
+    groups = {}
+    for key, (labels_of, names) in groupings.items():
+        labels, ind = zone_indicator(labels_of)
+        groups[key] = {"labels": labels, "ind": ind, "names": names,
+                       "values": [[] for _ in range(n_years)],
+                       "pop_deficit": np.zeros((n_years, len(labels)))}
+
+    # Year 0, observed.
+    apl0 = np.asarray(base.apl, dtype=np.float64)
+    deficit0 = class_index(apl0, profession=prof) == 0
+    pop_deficit[0] = pop_total @ deficit0
+    supply0 = base.supply(n)
+
+    root = np.random.SeedSequence(seed)
+    n_chunks = (draws + CHUNK - 1) // CHUNK
+    for c in range(n_chunks):
+        lo, hi = c * CHUNK, min(draws, (c + 1) * CHUNK)
+        m = hi - lo
+        age_seed, sim_seed = (int(s.generate_state(1)[0]) for s in root.spawn(n_chunks)[c].spawn(2))
+        rng = np.random.default_rng(sim_seed)
+        ages0 = base.ages(draws=m, seed=age_seed, profession=prof)
+        # Installed practitioners are inst.age in their first year.
+        inst_age = [np.full((m, inst.gps), inst.age - (inst.year - years[0]))
+                    for inst in scenario.installations]
+        age = np.concatenate([ages0, *inst_age], axis=1) if inst_age else ages0
+        active = np.broadcast_to(start_slot < 0, (m, n_slots)).copy()
+        activity = np.broadcast_to(act0, (m, n_slots)).copy()
+        pending = np.full((m, n_slots), np.iinfo(np.int64).max)
+        prev_apl = np.broadcast_to(apl0[home_row][:, None], (n_cols, m))
+        supply_sum[0] += supply0 * m
+        active_sum[0] += float(active.sum())
+        for t, year in enumerate(years[1:], start=1):
+            active |= (start_slot == year)[None, :]
+            if scenario.retirement_model == "age":
+                leaving = active & (age > scenario.retirement_age)
+            elif scenario.retirement_model == "hazard":
+                leaving = active & (rng.random((m, n_slots)) < scenario.hazard_at(age))
+            elif scenario.retirement_model == "count":
+                leaving = _oldest(active, age, scenario.retirements_per_year, rng)
+            else:
+                leaving = np.zeros_like(active)
+            active &= ~leaving
+            if rates.any():
+                cls = class_index(prev_apl[col].T, profession=prof)  # (draws, slots)
+                replaced = leaving & (rng.random((m, n_slots)) < rates[cls])
+                pending = np.where(replaced, year + scenario.replacement_delay, pending)
+            age = age + 1
+            successors = pending == year
+            if successors.any():
+                active |= successors
+                age = np.where(successors, scenario.replacement_age, age)
+                if rep_act is not None:
+                    activity = np.where(successors, rep_act, activity)
+                pending = np.where(successors, np.iinfo(np.int64).max, pending)
+            supply = supply_by_commune(col, activity * active, n_cols)  # (n_cols, draws)
+            model = catchment_for(t, year).accessibility(supply)  # (n, draws)
+            apl = base.correction.apply(model)
+            prev_apl = np.vstack([apl, apl[home_row[n:]]]) if n_cols > n else apl
+            deficit = class_index(apl, profession=prof) == 0
+            apl_sum[t] += apl.sum(axis=1)
+            below[t] += deficit.sum(axis=1)
+            values[t].append(apl)
+            for g in groups.values():
+                g["values"][t].append(zone_apl(apl, region.demand, g["ind"]))
+                g["pop_deficit"][t] += (g["ind"] @ (population_for(year)[:, None] * deficit)
+                                        ).sum(axis=1)
+            pop_deficit[t, lo:hi] = population_for(year) @ deficit
+            supply_sum[t] += supply[:n].sum(axis=1)
+            active_sum[t] += float(active.sum())
+            if progress is not None:
+                # Draws are simulated year by year in chunks: count a chunk's years as parts.
+                progress(lo + (m * t) // (n_years - 1), draws)
+
     codes = np.asarray(prof.zoning.codes)
-
-    rows = []
-    supply_means = []
-    summary = []
-    pop_deficit_all = []
-    quantiles = np.array([0.1, 0.9])
-    years = scenario.years
+    names = region.communes["nom"].to_numpy() if "nom" in region.communes else region.codes
+    rows, summary = [], []
+    ever_under = deficit0.copy()
     for t, year in enumerate(years):
-        starting = (start_slot == year)[None, :]
-        active |= starting
-        if scenario.retirement_model == "age":
-            leaving = active & (age > scenario.retirement_age)
-        elif scenario.retirement_model == "hazard":
-            leaving = active & (rng.random((draws, n_slots)) < scenario.hazard_at(age))
-        elif scenario.retirement_model == "count":
-            leaving = _oldest(active, age, scenario.retirements_per_year, rng)
+        if t == 0:
+            # The observed state: every statistic is the baseline itself, exactly.
+            mean = q10 = median = q90 = apl0
+            p_def = deficit0.astype(np.float64)
         else:
-            leaving = np.zeros_like(active)
-        active &= ~leaving
-        if rates.any():
-            cls = class_index(prev_apl[col].T, profession=prof)  # (draws, slots)
-            replaced = leaving & (rng.random((draws, n_slots)) < rates[cls])
-            pending = np.where(replaced, year + scenario.replacement_delay, pending)
-        successors = pending == year
-        if successors.any():
-            active |= successors
-            age = np.where(successors, scenario.replacement_age, age)
-            activity = np.where(successors, rep_act, activity)
-            pending = np.where(successors, np.iinfo(np.int64).max, pending)
-
-        supply = supply_by_commune(col, activity * active, n_cols)  # (n_cols, draws)
-        supply_means.append(supply[:n].mean(axis=1))
-        if scenario.growth_per_year:
-            demand = region.demand * (1.0 + scenario.growth_per_year) ** t
-            apl = Catchment(catchment.weights, demand).accessibility(supply)
-        else:
-            apl = catchment.accessibility(supply)  # (n, draws)
-        prev_apl = apl[home_row]
-
-        deficit = class_index(apl, profession=prof) == 0
-        p_def = deficit.mean(axis=1)
-        mean = apl.mean(axis=1)
-        q = np.quantile(apl, quantiles, axis=1)
-        pop_deficit = pop_total @ deficit  # (draws,)
-        pop_deficit_all.append(pop_deficit)
-        new_def = int(((p_def >= 0.5) & (prev_deficit < 0.5)).sum())
-        prev_deficit = p_def
+            q10, median, q90 = np.quantile(np.concatenate(values[t], axis=1), [0.1, 0.5, 0.9],
+                                           axis=1)
+            mean, p_def = apl_sum[t] / draws, below[t] / draws
         rows.append(pd.DataFrame({
-            "code_commune": region.codes,
-            "nom": region.communes["nom"].to_numpy() if "nom" in region.communes else "",
-            "year": year, "apl_mean": mean, "apl_p10": q[0], "apl_p90": q[1],
-            "p_deficit": p_def, "classe": codes[class_index(mean, profession=prof)],
+            "code_commune": region.codes, "nom": names, "year": year, "apl_mean": mean,
+            "apl_median": median, "apl_p10": q10, "apl_p90": q90, "p_deficit": p_def,
+            "classe": codes[class_index(median, profession=prof)],
         }))
-        pq = np.quantile(pop_deficit, quantiles)
+        under = median < thr
+        new = int((under & ~ever_under).sum())
+        ever_under |= under
+        pq = np.quantile(pop_deficit[t], [0.1, 0.9])
         summary.append({
-            "year": year, "pop_deficit_mean": float(pop_deficit.mean()),
+            "year": year, "pop_deficit_mean": float(pop_deficit[t].mean()),
             "pop_deficit_p10": float(pq[0]), "pop_deficit_p90": float(pq[1]),
-            "share_deficit_mean": float(pop_deficit.mean() / pop_total.sum()),
-            "communes_new_deficit": new_def,
-            "active_practitioners_mean": float(active.sum(axis=1).mean()),
+            "share_deficit_mean": float(pop_deficit[t].mean() / population_for(year).sum()),
+            "communes_deficit": int(under.sum()), "communes_new_deficit": new,
+            "active_practitioners_mean": active_sum[t] / draws,
         })
-        age = age + 1
-        if progress is not None:
-            progress(t + 1, len(years))
-
-    base = pd.DataFrame({"code_commune": region.codes, "apl": baseline,
-                         "classe": codes[class_index(baseline, profession=prof)]})
+    frames = {}
+    for key, g in groups.items():
+        ind, labels = g["ind"], g["labels"]
+        names = (g["names"].reindex(labels).to_numpy() if g["names"] is not None else labels)
+        parts = []
+        for t, year in enumerate(years):
+            pop_g = ind @ population_for(year)
+            if t == 0:
+                mean = q10 = median = q90 = zone_apl(apl0, region.demand, ind)
+                p_def = (class_index(mean, profession=prof) == 0).astype(np.float64)
+                pop_def = ind @ (pop_total * deficit0)
+            else:
+                allz = np.concatenate(g["values"][t], axis=1)
+                q10, median, q90 = np.quantile(allz, [0.1, 0.5, 0.9], axis=1)
+                mean = allz.mean(axis=1)
+                p_def = (class_index(allz, profession=prof) == 0).mean(axis=1)
+                pop_def = g["pop_deficit"][t] / draws
+            parts.append(pd.DataFrame({
+                "zone": labels, "zone_nom": names, "year": year, "apl_mean": mean,
+                "apl_median": median, "apl_p10": q10, "apl_p90": q90, "p_deficit": p_def,
+                "pop_deficit_mean": pop_def,
+                "share_deficit_mean": np.divide(pop_def, pop_g, out=np.zeros(len(labels)),
+                                                where=pop_g > 0),
+                "classe": codes[class_index(median, profession=prof)]}))
+        frames[key] = pd.concat(parts, ignore_index=True)
     return Forecast(
         communes=pd.concat(rows, ignore_index=True), summary=pd.DataFrame(summary),
-        baseline=base, scenario=scenario, draws=int(draws), seed=int(seed), profession=prof,
-        pop_deficit_draws=np.vstack(pop_deficit_all), supply_mean=np.vstack(supply_means),
+        baseline=base, scenario=scenario, years=years, draws=int(draws), seed=int(seed),
+        profession=prof, pop_deficit_draws=pop_deficit, supply_mean=supply_sum / draws,
+        population=pop_total, zones=frames.get("zones"), departements=frames["departements"],
     )
-
-
-__all__ = ["Forecast", "forecast"]

@@ -1,8 +1,10 @@
 """Where to install new GPs: greedy placement with incremental APL updates.
 
 For a fixed demand, adding supply ``dS`` in column ``j`` changes only the ratio
-``R_j = S_j / D_j`` (the demand in reach ``D_j`` does not depend on supply), so the APL of
-commune ``i`` rises by ``W_ij * dS / D_j`` and nothing else moves. Each greedy step therefore
+``R_j = S_j / D_j`` (the demand in reach ``D_j`` does not depend on supply), so the engine's
+APL of commune ``i`` rises by ``W_ij * dS / D_j`` and nothing else moves; on the official
+baseline, the commune's correction factor ``f_i`` scales that rise (see
+:mod:`engine.apl.calibration`), and the APL is the unclipped value clipped at 0. Each greedy step therefore
 scores every candidate from its own column of the weight matrix, picks the best, updates the
 APL of the communes in reach of that site only, and rescores only the candidates that share
 a commune with it.
@@ -17,15 +19,21 @@ import scipy.sparse as sp
 from engine.apl import bounded_activity
 from engine.apl import profession as as_profession
 from engine.errors import InputError
-from scenarios.ages import expected_supply
+from engine.french import fmt_int
+from scenarios.baseline import Baseline
+from scenarios.baseline import baseline as make_baseline
 
 _OBJECTIVES = ("population_in_deficit", "deficit_gap")
 
 
 def _gains(wc: sp.csc_matrix, reach: np.ndarray, apl: np.ndarray, pop: np.ndarray,
-           weight_pop: np.ndarray, add: float, cols: np.ndarray,
-           threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """Population lifted over the threshold and weighted gap closed, for each column in ``cols``."""
+           weight_pop: np.ndarray, add: float, cols: np.ndarray, threshold: float,
+           factor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Population lifted over the threshold and weighted gap closed, for each column in ``cols``.
+
+    ``apl`` is unclipped (it may be negative where an offset correction holds a commune at
+    0): the APL shown is ``max(apl, 0)``, so the gap closed is measured on the clipped values.
+    """
     lifted = np.zeros(len(cols))
     gap = np.zeros(len(cols))
     for k, j in enumerate(cols):
@@ -33,11 +41,12 @@ def _gains(wc: sp.csc_matrix, reach: np.ndarray, apl: np.ndarray, pop: np.ndarra
             continue
         lo, hi = wc.indptr[j], wc.indptr[j + 1]
         rows = wc.indices[lo:hi]
-        delta = wc.data[lo:hi] * (add / reach[j])
+        delta = factor[rows] * wc.data[lo:hi] * (add / reach[j])
         a = apl[rows]
         under = a < threshold
         lifted[k] = pop[rows][under & (a + delta >= threshold)].sum()
-        gap[k] = (weight_pop[rows] * np.minimum(delta, np.maximum(threshold - a, 0.0))).sum()
+        closed = np.clip(a + delta, 0.0, threshold) - np.clip(a, 0.0, threshold)
+        gap[k] = (weight_pop[rows] * closed).sum()
     return lifted, gap
 
 
@@ -52,6 +61,7 @@ def greedy_placement(
     candidates: np.ndarray | None = None,
     objective: str = "population_in_deficit",
     profession="gp",
+    factor: np.ndarray | None = None,
     progress=None,
 ) -> pd.DataFrame:
     """Greedy placement on arrays (the kernel behind :func:`optimize_installations`).
@@ -65,7 +75,7 @@ def greedy_placement(
     population : numpy.ndarray
         Total population per row (what "population in deficit" counts).
     apl : numpy.ndarray
-        Current APL per row.
+        Current APL per row (unclipped: see ``factor``).
     n_new : int
         Number of placements.
     supply_per_site : float
@@ -78,6 +88,9 @@ def greedy_placement(
         to that threshold that is closed.
     profession : str, path-like or Profession
         Whose deficit threshold (default ``"gp"``).
+    factor : numpy.ndarray, optional
+        Per-row factor of the APL response to supply (the baseline correction's factor;
+        default 1).
     progress : callable, optional
         Called as ``progress(done, total)`` after each placement.
 
@@ -85,7 +98,10 @@ def greedy_placement(
     -------
     pandas.DataFrame
         One row per placement in order: ``rank``, ``column``, ``population_lifted``,
-        ``gap_closed``, ``population_in_deficit`` (after the placement).
+        ``gap_closed`` (consultations a year: the standardised population times the APL
+        gained up to the threshold), ``apl_before`` (the APL of the chosen commune before
+        the placement), ``lifted_rows`` (the communes it lifts to the threshold or above),
+        ``population_in_deficit`` (after the placement).
     """
     if objective not in _OBJECTIVES:
         raise InputError(f"objective must be one of {_OBJECTIVES}, got {objective!r}",
@@ -99,9 +115,11 @@ def greedy_placement(
     pop = np.asarray(population, dtype=np.float64)
     apl = np.array(apl, dtype=np.float64)
     reach = np.asarray(wc.T @ demand).ravel()
+    factor = np.ones(len(apl)) if factor is None else np.asarray(factor, dtype=np.float64)
     cand = np.arange(wc.shape[1]) if candidates is None else np.asarray(candidates, dtype=np.int64)
     weight_pop = demand  # the gap is weighted by standardised population, as DREES averages are
-    lifted, gap = _gains(wc, reach, apl, pop, weight_pop, supply_per_site, cand, threshold)
+    lifted, gap = _gains(wc, reach, apl, pop, weight_pop, supply_per_site, cand, threshold,
+                         factor)
     pos_of = {int(c): k for k, c in enumerate(cand)}
     out = []
     for rank in range(1, n_new + 1):
@@ -112,17 +130,21 @@ def greedy_placement(
             best = int(np.lexsort((-np.arange(len(cand)), lifted, gap))[-1])
         j = int(cand[best])
         out.append({"rank": rank, "column": j, "population_lifted": float(lifted[best]),
-                    "gap_closed": float(gap[best])})
+                    "gap_closed": float(gap[best]), "apl_before": float(max(apl[j], 0.0)),
+                    "lifted_rows": []})
         if reach[j] > 0:
             lo, hi = wc.indptr[j], wc.indptr[j + 1]
             rows = wc.indices[lo:hi]
-            apl[rows] += wc.data[lo:hi] * (supply_per_site / reach[j])
+            before = apl[rows].copy()
+            apl[rows] += factor[rows] * wc.data[lo:hi] * (supply_per_site / reach[j])
+            crossed = (before < threshold) & (apl[rows] >= threshold)
+            out[-1]["lifted_rows"] = rows[crossed].tolist()
             # Only candidates reaching one of the changed communes need rescoring.
             touched = np.unique(np.concatenate([wr.indices[wr.indptr[r]:wr.indptr[r + 1]] for r in rows]))
             idx = np.array([pos_of[int(c)] for c in touched if int(c) in pos_of], dtype=np.int64)
             if len(idx):
                 lifted[idx], gap[idx] = _gains(wc, reach, apl, pop, weight_pop, supply_per_site,
-                                               cand[idx], threshold)
+                                               cand[idx], threshold, factor)
         out[-1]["population_in_deficit"] = float(pop[apl < threshold].sum())
         if progress is not None:
             progress(rank, n_new)
@@ -142,14 +164,18 @@ def optimize_installations(
     draws: int = 200,
     seed: int = 0,
     supply: np.ndarray | None = None,
+    baseline: Baseline | str | None = None,
     progress=None,
+    method: str = "greedy",
+    service_minutes: float = 10.0,
 ) -> pd.DataFrame:
     """Where to install ``n_new`` GPs (or MSPs of ``gps_per_site`` GPs) to lift most people
     out of deficit.
 
-    The starting point is the expected supply in ``year``: each GP counts with its
-    probability of still practising then (aged ``<= retirement_age``, over ``draws`` draws
-    of imputed ages when the roster has none). Placement is greedy: at each step the
+    The starting point is the baseline (official by default, see
+    :mod:`scenarios.baseline`) in ``year``: each practitioner counts with its probability
+    of still practising then (aged ``<= retirement_age``, over ``draws`` draws of imputed
+    ages when the roster has none). Placement is greedy: at each step the
     commune whose new GP(s) lift the most population out of deficit (ties: the largest
     population-weighted gap closed), with incremental APL updates.
 
@@ -176,16 +202,34 @@ def optimize_installations(
         Draws of imputed ages used for the expected supply.
     supply : numpy.ndarray, optional
         Supply per commune to start from instead, e.g. a forecast's mean supply in the
-        planning year (:meth:`scenarios.Forecast.supply_in`); ``year`` and
-        ``retirement_age`` are then ignored.
+        planning year (:meth:`scenarios.Forecast.supply_in`, with the same baseline);
+        ``year`` and ``retirement_age`` are then ignored.
+    baseline : Baseline, {"official", "model"}, optional
+        The state to start from (default: official where the region has official values).
     progress : callable, optional
         Called as ``progress(done, total)`` after each placement.
+    method : {"greedy", "mclp", "lscp"}
+        ``"greedy"`` (default): the APL objective above. ``"mclp"`` / ``"lscp"``: an exact
+        coverage model instead (:func:`scenarios.siting.exact_installations`, needs the
+        ``siting`` extra): cover the population of the communes in deficit within
+        ``service_minutes`` of a new site with ``n_new`` distinct sites (MCLP), or with
+        the fewest sites, at most ``n_new`` (LSCP); ``objective`` does not apply.
+    service_minutes : float
+        Coverage radius of the exact methods (default 10 minutes, the full-weight band of
+        the DREES decay: an assumption, not an official coverage standard).
 
     Returns
     -------
     pandas.DataFrame
-        One row per site in order: ``rank``, ``code_commune``, ``nom``, ``gps``,
-        ``population_lifted``, ``gap_closed``, ``population_in_deficit`` (after the step).
+        One row per site in order: ``rank``, ``code_commune``, ``nom``, ``population`` (of
+        the site's commune), ``gps``, ``year`` (the planning year), ``population_lifted``
+        (people living in the communes lifted to the threshold or above), ``gap_closed``
+        (consultations a year added where access is below the threshold, up to it),
+        ``apl_before`` (the site commune's APL before this step), ``population_in_deficit``
+        (after the step), ``communes_lifted`` (names, codes and populations) and
+        ``n_communes_lifted``.
+        The exact methods give ``population_covered`` and ``optimal`` instead of
+        ``population_lifted`` and ``gap_closed``.
 
     Examples
     --------
@@ -205,24 +249,49 @@ def optimize_installations(
             raise InputError(f"candidate commune(s) {unknown[:5]} are not in region {region.name!r}",
                              column="candidates")
         cand = np.array([index[c] for c in candidates], dtype=np.int64)
-    if supply is None:
-        supply = expected_supply(region, year=year, retirement_age=retirement_age, draws=draws,
-                                 seed=seed)
+    prof = region.profession
+    base = baseline if isinstance(baseline, Baseline) else make_baseline(region, baseline)
+    if year is not None and int(year) < region.year:
+        raise InputError(f"planning year {year} is before the data year {region.year} of region "
+                         f"{region.name!r}; plan for {region.year} or later", column="year")
+    if supply is None and year is None:
+        supply = base.supply(region.n_communes)
+    elif supply is None:
+        limit = prof.variant_max_age if retirement_age is None else retirement_age
+        supply = base.expected_supply(region.n_communes, years_ahead=int(year) - region.year,
+                                      retirement_age=limit, draws=draws, seed=seed,
+                                      profession=prof)
     else:
         supply = np.asarray(supply, dtype=np.float64)
         if supply.shape != (region.n_communes,) or not np.all(np.isfinite(supply)) or (supply < 0).any():
             raise InputError(f"supply must be {region.n_communes} finite non-negative values, one per "
                              "commune", column="supply")
     demand = region.demand
-    apl = region.apl(supply)
-    prof = region.profession
+    apl = base.correction.unclipped(region.apl(supply))
     per_gp = float(bounded_activity([prof.activity.default if activity is None else activity],
-                                    profession=prof)[0])
+                                    profession=prof)[0]) * base.activity_scale
+    if method != "greedy":
+        from scenarios.siting import exact_installations
+
+        return exact_installations(region, n_new, method=method, supply=supply,
+                                   supply_per_site=per_gp * gps_per_site, gps_per_site=gps_per_site,
+                                   service_minutes=service_minutes, candidates=cand,
+                                   correction=base.correction)
     result = greedy_placement(weights, demand, region.population, apl, n_new,
                               supply_per_site=per_gp * gps_per_site, candidates=cand,
-                              objective=objective, profession=prof, progress=progress)
-    result.insert(1, "code_commune", codes[result["column"].to_numpy()])
+                              objective=objective, profession=prof,
+                              factor=base.correction.factor, progress=progress)
+    cols = result["column"].to_numpy()
     noms = region.communes["nom"].to_numpy() if "nom" in region.communes else codes
-    result.insert(2, "nom", noms[result["column"].to_numpy()])
-    result.insert(3, "gps", gps_per_site)
-    return result.drop(columns="column")
+    pop = region.population
+    result.insert(1, "code_commune", codes[cols])
+    result.insert(2, "nom", noms[cols])
+    result.insert(3, "population", pop[cols])
+    result.insert(4, "gps", gps_per_site)
+    result.insert(5, "year", region.year if year is None else int(year))
+    result["communes_lifted"] = [
+        " ; ".join(f"{noms[r]} ({codes[r]}, {fmt_int(pop[r])} hab.)"
+                  for r in sorted(rows, key=lambda r: -pop[r]))
+        for rows in result["lifted_rows"]]
+    result["n_communes_lifted"] = [len(rows) for rows in result["lifted_rows"]]
+    return result.drop(columns=["column", "lifted_rows"])

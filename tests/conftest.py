@@ -80,3 +80,11 @@ def corse_region(mirror):
     from engine.mirror import load_region
 
     return load_region("corse", mirror=mirror, cache=False)
+
+
+@pytest.fixture(scope="session")
+def corse_baseline(corse_region):
+    """The official baseline of Corsica 2022 (supply calibrated on DREES), once per session."""
+    from scenarios.baseline import official_baseline
+
+    return official_baseline(corse_region)

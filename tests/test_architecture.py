@@ -159,8 +159,7 @@ def test_a_second_profession_defined_only_in_a_file(mirror, tmp_path):
     code = main(["compute", "--profession", str(TEST_PROFESSION), "--no-isochrones", "--quiet",
                  "--out", str(out)])
     assert code == 0
-    table = pd.read_csv(out / "communes.csv", dtype={"code_commune": str},
-                        float_precision="round_trip")
+    table = pd.read_csv(out / "communes.csv", dtype={"code_commune": str})
     assert set(table["classe"]) <= set(prof.zoning.codes) and len(set(table["classe"])) >= 2
     bpe = read_bpe(mirror / "insee" / "bpe2019_sante_par_commune.csv", profession=prof)
     n_corse = int(bpe.loc[bpe["code_commune"].str[:2].isin(["2A", "2B"]), "count"].sum())

@@ -38,7 +38,9 @@ def test_forecast_is_the_main_job(tmp_path):
     out = tmp_path / "fc"
     assert run("forecast", "--out", str(out), "--draws", "40", "--seed", "1", "--new", "5", "--quiet") == 0
     fc = pd.read_csv(out / "forecast.csv", dtype={"code_commune": str})
-    assert list(fc.columns[:6]) == ["code_commune", "year", "apl_mean", "apl_p10", "apl_p90", "p_deficit"]
+    assert list(fc.columns) == ["code_commune", "nom", "year", "apl_mean", "apl_median", "apl_p10",
+                                "apl_p90", "p_deficit", "classe"]
+    assert fc["year"].min() == 2022 and fc["year"].max() == 2032  # year 0 observed, then 10 years
     summary = pd.read_csv(out / "forecast_summary.csv")
     assert {"year", "pop_deficit_mean", "pop_deficit_p10", "pop_deficit_p90",
             "communes_new_deficit"} <= set(summary.columns)
@@ -78,7 +80,8 @@ def test_usage_errors_exit_2(tmp_path, capsys):
     assert e.value.code == 2
     # A file that is not there is a data error (exit 1), never a usage error or a download.
     assert run("compute", "--communes", "x.csv", "--out", str(tmp_path)) == 1
-    assert "x.csv: no such communes file" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "x.csv" in err and "no such" in err
     assert run("forecast", "--draws", "0", "--out", str(tmp_path)) == 2
     assert run() == 2
 
@@ -91,13 +94,13 @@ def test_data_errors_exit_1_with_one_line(tmp_path, capsys, corse_graphml):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1
     assert len([line for line in err if "Error" in line]) == 1
-    assert "gps.csv, line 3, column 'age'" in err[-1]
+    assert "gps.csv:3, column 'age'" in err[-1]
     assert "Traceback" not in "\n".join(err)
     scen = tmp_path / "s.toml"
     scen.write_text("[scenario]\nname='x'\nstart_year=2022\nhorizon=2\n[retirement]\nmodel='hazard'\n"
                     "[retirement.hazard]\n'60+' = 2\n")
     assert run("forecast", "--scenario", str(scen), "--out", str(tmp_path / "y")) == 1
-    assert "s.toml, line 8, key 'retirement.hazard.60+'" in capsys.readouterr().err
+    assert "s.toml:8, key 'retirement.hazard.60+'" in capsys.readouterr().err
 
 
 def test_failed_run_leaves_previous_outputs(tmp_path, corse_graphml):

@@ -20,8 +20,20 @@ horizon = 5
 @pytest.mark.parametrize("name", ["retire-at-65", "retirement-hazard", "new-msp"])
 def test_shipped_scenarios_parse(name):
     s = load_scenario(name)
-    assert s.start_year == 2022 and s.horizon == 10
-    assert s.years[0] == 2022 and len(s.years) == 10
+    # No start year: the data year is year 0 (observed), then 10 simulated years.
+    assert s.start_year is None and s.horizon == 10
+    assert s.years(2022) == list(range(2022, 2033))
+    if not s.installations:
+        assert s.years(2023)[0] == 2023
+    assert s.title and s.description and " " in s.title  # French title for the report
+
+
+def test_start_year_other_than_the_data_year_is_refused():
+    s = parse_scenario(BASE)
+    assert s.years(2022)[0] == 2022
+    with pytest.raises(InputError, match="starts in 2022 but the data describe 2023") as err:
+        s.years(2023)
+    assert err.value.key == "scenario.start_year"
 
 
 def test_retire_at_65_is_the_u65_rule():
@@ -53,7 +65,7 @@ def _err(text: str) -> InputError:
 def test_unknown_key_names_file_line_and_key():
     e = _err(BASE + "\n[retirement]\nmodel = \"age\"\nagee = 64\n")
     assert e.path == "bad.toml" and e.line == 8 and e.key == "retirement.agee"
-    assert re.search(r"bad\.toml, line 8, key .retirement\.agee.", str(e))
+    assert re.search(r"bad\.toml:8, key .retirement\.agee.", str(e))
 
 
 def test_unknown_top_level_table():
@@ -91,7 +103,7 @@ def test_second_installation_is_located():
 
 
 def test_missing_required_and_bad_toml():
-    assert "start_year" in str(_err("[scenario]\nname='x'\nhorizon=3\n"))
+    assert "horizon" in str(_err("[scenario]\nname='x'\nstart_year=2022\n"))
     e = _err("[scenario\nname=1\n")
     assert "TOML" in str(e)
 

@@ -26,6 +26,8 @@ __all__ = [
     "exponential",
     "gaussian",
     "gravity",
+    "linear",
+    "logistic",
     "step",
 ]
 
@@ -65,17 +67,23 @@ class Decay:
         return f"Decay({self.name}, max_minutes={self.max_minutes:g})"
 
 
-def step(breaks: Sequence[float], weights: Sequence[float]) -> Decay:
-    """A stepped decay, intervals closed on the left.
+def step(breaks: Sequence[float], weights: Sequence[float], *, closed: str = "left") -> Decay:
+    """A stepped decay.
 
     Parameters
     ----------
     breaks : sequence of float
         Increasing interval bounds in minutes ``b_0 < b_1 < ... < b_{k-1}``.
     weights : sequence of float
-        ``k`` or ``k + 1`` non-negative weights: ``weights[0]`` applies on ``[0, b_0)``,
-        ``weights[m]`` on ``[b_{m-1}, b_m)``, and ``weights[k]`` (0 when only ``k`` are
-        given) from ``b_{k-1}`` on.
+        ``k`` or ``k + 1`` non-negative weights: ``weights[0]`` applies below ``b_0``,
+        ``weights[m]`` between ``b_{m-1}`` and ``b_m``, and ``weights[k]`` (0 when only ``k``
+        are given) beyond ``b_{k-1}``.
+    closed : {"left", "right"}
+        Which end of each interval is included. ``"left"`` (the default, as DREES and IPEA's
+        ``decay_stepped``): intervals ``[b_{m-1}, b_m)``, so a time equal to a break takes
+        the weight of the interval that starts there. ``"right"`` (as PySAL
+        ``access.weights.step_fn``): intervals ``(b_{m-1}, b_m]``, so it takes the weight of
+        the interval that ends there. On integer minutes the two differ at every break.
 
     Returns
     -------
@@ -85,16 +93,21 @@ def step(breaks: Sequence[float], weights: Sequence[float]) -> Decay:
     Raises
     ------
     InputError
-        On unsorted breaks, a wrong number of weights, or negative or NaN weights.
+        On unsorted breaks, a wrong number of weights, negative or NaN weights, or an
+        unknown ``closed``.
 
     Examples
     --------
     >>> d = step([10, 15, 20], [1.0, 2 / 3, 1 / 3])
     >>> d([0.0, 9.99, 10.0, 19.9, 20.0]).round(3)
     array([1.   , 1.   , 0.667, 0.333, 0.   ])
+    >>> step([10, 15, 20], [1.0, 2 / 3, 1 / 3], closed="right")([10.0, 20.0]).round(3)
+    array([1.   , 0.333])
     >>> d.max_minutes
     20.0
     """
+    if closed not in ("left", "right"):
+        raise InputError(f"closed must be 'left' or 'right', got {closed!r}")
     b = np.asarray(breaks, dtype=np.float64).ravel()
     w = np.asarray(weights, dtype=np.float64).ravel()
     if b.size == 0 or not np.all(np.isfinite(b)) or np.any(np.diff(b) <= 0) or b[0] < 0:
@@ -107,13 +120,15 @@ def step(breaks: Sequence[float], weights: Sequence[float]) -> Decay:
     if not np.all(np.isfinite(w)) or np.any(w < 0):
         raise InputError(f"weights must be finite and non-negative, got {list(w)}")
     support = float(b[-1]) if w[-1] == 0 else math.inf
+    # side="right": a time equal to a break falls in the interval that starts there.
+    side = "right" if closed == "left" else "left"
 
     def func(t: np.ndarray) -> np.ndarray:
-        # side="right": a time equal to a break falls in the interval that starts there.
-        out = w[np.searchsorted(b, t, side="right")]
+        out = w[np.searchsorted(b, t, side=side)]
         return np.where(np.isnan(t), 0.0, out)
 
-    label = ", ".join(f"<{x:g}: {y:.4g}" for x, y in zip(b, w[:-1], strict=True))
+    op = "<" if closed == "left" else "<="
+    label = ", ".join(f"{op}{x:g}: {y:.4g}" for x, y in zip(b, w[:-1], strict=True))
     return Decay(func, support, f"step({label}, beyond: {w[-1]:.4g})")
 
 
@@ -230,6 +245,74 @@ def cumulative(cutoff: float) -> Decay:
         return np.where(t <= bound, 1.0, 0.0)
 
     return Decay(func, bound, f"cumulative(cutoff={bound:g})")
+
+
+def linear(cutoff: float) -> Decay:
+    """Linear decay ``max(0, 1 - t / cutoff)``: 1 at 0 minutes, 0 from ``cutoff`` on.
+
+    As IPEA's ``decay_linear()``.
+
+    Parameters
+    ----------
+    cutoff : float
+        Minutes at which the weight reaches 0 (``> 0``).
+
+    Returns
+    -------
+    Decay
+
+    Examples
+    --------
+    >>> linear(20)([0.0, 5.0, 10.0, 20.0, 60.0])
+    array([1.  , 0.75, 0.5 , 0.  , 0.  ])
+    """
+    bound = positive_number(cutoff, "cutoff")
+
+    def func(t):
+        return np.where(t <= bound, np.maximum(1.0 - t / bound, 0.0), 0.0)
+
+    return Decay(func, bound, f"linear(cutoff={bound:g})")
+
+
+def logistic(median: float, sd: float, cutoff: float | None = None) -> Decay:
+    """Logistic decay, a reversed cumulative logistic curve scaled to 1 at 0 minutes.
+
+    ``w(t) = g(0) / g(t)`` with ``g(t) = 1 + exp(pi (t - median) / (sd sqrt(3)))``: the
+    adjusted logistic of Bauer and Groenewold (2016), as IPEA's ``decay_logistic()``
+    (which calls ``median`` its ``cutoff``). The weight is close to 0.5 at ``median``; a
+    small ``sd`` approaches a binary cutoff, a large one a linear decay.
+
+    Parameters
+    ----------
+    median : float
+        Inflection point in minutes (``> 0``).
+    sd : float
+        Standard deviation of the logistic distribution in minutes (``> 0``).
+    cutoff : float, optional
+        Weight 0 beyond this time (the curve itself never reaches 0).
+
+    Returns
+    -------
+    Decay
+
+    Examples
+    --------
+    >>> logistic(20.0, 2.0)([0.0, 20.0]).round(4)
+    array([1. , 0.5])
+    """
+    mid = positive_number(median, "median")
+    spread = positive_number(sd, "sd")
+    bound = cutoff_minutes(cutoff)
+    scale = math.pi / (spread * math.sqrt(3.0))
+    g0 = 1.0 + math.exp(-mid * scale)
+
+    def func(t):
+        # exp overflows to inf far beyond the median: the weight is then exactly 0.
+        with np.errstate(over="ignore"):
+            w = g0 / (1.0 + np.exp((t - mid) * scale))
+        return np.where(t <= bound, w, 0.0)
+
+    return Decay(func, bound, f"logistic(median={mid:g}, sd={spread:g}, cutoff={bound:g})")
 
 
 def as_decay(decay) -> Decay:

@@ -11,7 +11,9 @@ supply location (column ``j``). They may be given as
 
 Notation: ``W_ij = decay(t_ij)``, ``P_i`` demand, ``S_j`` supply. A supply location that no
 demand reaches (``sum_i W_ij P_i == 0``) gets a ratio of 0 and an
-:class:`UnservedSupplyWarning`; results never hold NaN.
+:class:`UnservedSupplyWarning`. A demand location with no supply location in reach (no
+pair with a positive weight) gets ``unreached`` (default 0; ``numpy.nan`` as PySAL
+``access`` gives); no other result is ever NaN.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ __all__ = [
     "fca_from_weights",
     "spatial_availability",
     "three_step_fca",
+    "travel_minutes",
     "two_step_fca",
 ]
 
@@ -78,6 +81,33 @@ def _times_csr(times) -> sp.csr_matrix:
                          f"{int(m.indices[k])}", row=r, column=str(int(m.indices[k])))
     m.sort_indices()
     return m
+
+
+def travel_minutes(times) -> sp.csr_matrix:
+    """Travel times as a validated CSR matrix of minutes, only reachable pairs stored.
+
+    Parameters
+    ----------
+    times : TravelTimeMatrix, scipy.sparse matrix or array-like
+        See the module notes for how unreachable pairs are encoded.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        Sorted indices; explicit zeros (0 minutes) kept.
+
+    Raises
+    ------
+    InputError
+        On a matrix that is not 2-D or on a negative time.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> travel_minutes(np.array([[0.0, np.inf], [5.0, 2.0]])).nnz
+    3
+    """
+    return _times_csr(times)
 
 
 def _drop(m: sp.csr_matrix, keep: np.ndarray) -> sp.csr_matrix:
@@ -151,6 +181,38 @@ def _warn_unserved(cols: np.ndarray, what: str = "supply") -> None:
             "their supply is counted for nobody",
             UnservedSupplyWarning, stacklevel=3,
         )
+
+
+_NORMALISE_OVER = ("positive_supply", "all")
+
+
+def _check_convention(normalise_over: str, unreached) -> float:
+    if normalise_over not in _NORMALISE_OVER:
+        raise InputError(f"normalise_over must be one of {_NORMALISE_OVER}, got {normalise_over!r}")
+    try:
+        value = float(unreached)
+    except (TypeError, ValueError):
+        raise InputError(f"unreached must be a number (0.0 or numpy.nan), got {unreached!r}") from None
+    return value
+
+
+def _fill_unreached(values: np.ndarray, weights: sp.csr_matrix, unreached: float) -> np.ndarray:
+    """Give ``unreached`` to the rows with no positive weight (no location in reach)."""
+    if unreached == 0.0:
+        return values
+    empty = np.diff(weights.indptr) == 0
+    if empty.any():
+        values = np.array(values, dtype=np.float64)
+        values[empty] = unreached
+    return values
+
+
+def _by_column(measure, supply: np.ndarray) -> np.ndarray:
+    """Apply a one-supply ``measure(s)`` to each column of a 2-D supply (one per type)."""
+    if supply.ndim == 1:
+        return measure(supply)
+    return np.column_stack([measure(np.ascontiguousarray(supply[:, k]))
+                            for k in range(supply.shape[1])])
 
 
 # --------------------------------------------------------------------------- prepared 2SFCA
@@ -281,7 +343,7 @@ def fca_from_weights(weights, demand, supply, *, warn: bool = True) -> np.ndarra
 # --------------------------------------------------------------------------- measures
 
 
-def two_step_fca(demand, supply, times, decay=DREES_DECAY) -> np.ndarray:
+def two_step_fca(demand, supply, times, decay=DREES_DECAY, *, unreached: float = 0.0) -> np.ndarray:
     """Two-step floating catchment area (2SFCA; E2SFCA with a stepped decay).
 
     ``R_j = S_j / sum_i W_ij P_i`` then ``A_i = sum_j W_ij R_j`` (Luo and Wang 2003; Luo
@@ -298,6 +360,9 @@ def two_step_fca(demand, supply, times, decay=DREES_DECAY) -> np.ndarray:
         Minutes from demand to supply locations.
     decay : Decay or callable
         Distance decay (default: the DREES steps).
+    unreached : float
+        Value of a demand location with no supply location in reach: 0.0 (default, as
+        IPEA's ``accessibility``) or ``numpy.nan`` (as PySAL ``access``).
 
     Returns
     -------
@@ -316,28 +381,45 @@ def two_step_fca(demand, supply, times, decay=DREES_DECAY) -> np.ndarray:
     >>> two_step_fca([100.0, 50.0], [3600.0, 0.0], t).round(3)
     array([27., 18.])
     """
-    return Catchment(catchment_weights(times, decay), demand).accessibility(supply)
+    fill = _check_convention("positive_supply", unreached)
+    w = catchment_weights(times, decay)
+    return _fill_unreached(Catchment(w, demand).accessibility(supply), w, fill)
 
 
-def three_step_fca(demand, supply, times, decay=DREES_DECAY) -> np.ndarray:
+def three_step_fca(demand, supply, times, decay=DREES_DECAY, *,
+                   normalise_over: str = "positive_supply", selection_decay=None,
+                   unreached: float = 0.0) -> np.ndarray:
     """Three-step floating catchment area (3SFCA, Wan, Zou and Sternberg 2012).
 
-    Selection weights ``G_ij = W_ij / sum_k W_ik`` share each demand location among the
-    supply locations it reaches (those with positive supply), then
+    Selection weights ``G_ij = V_ij / sum_k V_ik`` share each demand location among the
+    supply locations it reaches, with ``V = selection_decay(t)`` (default ``W``); then
     ``R_j = S_j / sum_i G_ij W_ij P_i`` and ``A_i = sum_j G_ij W_ij R_j``.
 
     Parameters
     ----------
     demand : array-like of shape (n_demand,)
-    supply : array-like of shape (n_supply,)
+    supply : array-like of shape (n_supply,) or (n_supply, n_types)
+        One column per supply type (each computed on its own, as PySAL does).
     times : TravelTimeMatrix, scipy.sparse matrix or array-like
         Minutes from demand (rows) to supply (columns).
     decay : Decay or callable
         Distance decay (Wan et al. used a Gaussian; default the DREES steps).
+    normalise_over : {"positive_supply", "all"}
+        Supply locations the selection weights sum over. ``"positive_supply"`` (default,
+        Wan et al.): only those with positive supply, so a location without supply draws
+        nobody. ``"all"``: every location in reach, supply or not (PySAL ``access``).
+    selection_decay : Decay or callable, optional
+        Decay of the selection weights, if not ``decay``. PySAL normalises its selection
+        weights with ``weight_fn`` over every pair of its cost table, also beyond
+        ``max_cost``: pass ``decay`` cut at ``max_cost`` and ``selection_decay=weight_fn``
+        with ``normalise_over="all"`` to reproduce it.
+    unreached : float
+        Value of a demand location with no supply location in reach (0.0, or
+        ``numpy.nan`` as PySAL).
 
     Returns
     -------
-    numpy.ndarray of shape (n_demand,)
+    numpy.ndarray of shape (n_demand,) or (n_demand, n_types)
 
     Examples
     --------
@@ -346,39 +428,71 @@ def three_step_fca(demand, supply, times, decay=DREES_DECAY) -> np.ndarray:
     >>> three_step_fca([100.0, 50.0], [3600.0, 3600.0], t).round(2)
     array([46.4 , 51.21])
     """
+    fill = _check_convention(normalise_over, unreached)
     w = catchment_weights(times, decay)
-    s = _as_vector(supply, w.shape[1], "supply")
-    g = row_normalise(w.indptr.astype(np.int64), w.data, s > 0, w.indices.astype(np.int64))
-    gw = sp.csr_matrix((g * w.data, w.indices, w.indptr), shape=w.shape)
-    return Catchment(gw, demand).accessibility(s)
+    s = _as_vector(supply, w.shape[1], "supply", allow_2d=True)
+    ip, ix = w.indptr.astype(np.int64), w.indices.astype(np.int64)
+    v = None if selection_decay is None else catchment_weights(times, selection_decay)
+
+    def one(sj: np.ndarray) -> np.ndarray:
+        mask = sj > 0 if normalise_over == "positive_supply" else np.ones(w.shape[1], np.bool_)
+        if v is None:
+            gw = sp.csr_matrix((row_normalise(ip, w.data, mask, ix) * w.data, w.indices,
+                                w.indptr), shape=w.shape)
+        else:
+            # Selection weights on their own decay, then restricted to W's pairs.
+            vm = v @ sp.diags(mask.astype(np.float64))
+            vsum = np.asarray(vm.sum(axis=1)).ravel()
+            inv = np.divide(1.0, vsum, out=np.zeros_like(vsum), where=vsum > 0)
+            gw = sp.csr_matrix((sp.diags(inv) @ vm).multiply(w))
+            gw.sort_indices()
+        return Catchment(gw, demand).accessibility(sj)
+
+    return _fill_unreached(_by_column(one, s), w, fill)
 
 
-def balanced_fca(demand, supply, times, decay=DREES_DECAY, *, step2_weights: str = "demand"
-                 ) -> np.ndarray:
+def balanced_fca(demand, supply, times, decay=DREES_DECAY, *, step2_weights: str = "demand",
+                 normalise_over: str = "positive_supply", unreached: float = 0.0) -> np.ndarray:
     """Balanced floating catchment area (BFCA, Paez, Higgins and Vivona 2019).
 
     Demand is shared among the supply locations in reach with row-balanced weights
-    ``Wr_ij = W_ij / sum_k W_ik`` (over locations with positive supply), so nobody is
-    counted twice: ``R_j = S_j / sum_i Wr_ij P_i``. Step 2 uses the same weights by
-    default, ``A_i = sum_j Wr_ij R_j``, which conserves total supply:
+    ``Wr_ij = W_ij / sum_k W_ik``, so nobody is counted twice:
+    ``R_j = S_j / sum_i Wr_ij P_i``. Step 2 uses the same weights by default,
+    ``A_i = sum_j Wr_ij R_j``, which conserves total supply:
     ``sum_i P_i A_i = sum_j S_j`` (over supply with demand in reach).
 
     Parameters
     ----------
     demand : array-like of shape (n_demand,)
-    supply : array-like of shape (n_supply,)
+    supply : array-like of shape (n_supply,) or (n_supply, n_types)
+        One column per supply type.
     times : TravelTimeMatrix, scipy.sparse matrix or array-like
         Minutes from demand (rows) to supply (columns).
     decay : Decay or callable
         Distance decay.
     step2_weights : {"demand", "supply"}
-        ``"supply"`` uses column-balanced weights ``Wc_ij = W_ij / sum_k W_kj`` in step 2,
-        as IPEA's R package ``accessibility`` does; that variant conserves
+        ``"supply"`` uses column-balanced weights ``Wc_ij = W_ij / sum_k W_kj`` (over every
+        demand location in reach) in step 2; that variant conserves
         ``sum_i A_i = sum_j R_j`` instead of the total supply.
+    normalise_over : {"positive_supply", "all"}
+        Supply locations the row balance ``sum_k W_ik`` runs over: only those with positive
+        supply (default: demand is not shared with places that offer nothing), or all
+        locations in reach.
+    unreached : float
+        Value of a demand location with no supply location in reach (0.0, or
+        ``numpy.nan``).
 
     Returns
     -------
-    numpy.ndarray of shape (n_demand,)
+    numpy.ndarray of shape (n_demand,) or (n_demand, n_types)
+
+    Notes
+    -----
+    IPEA's R package ``accessibility`` (``floating_catchment_area(method = "bfca")``)
+    balances rows over every destination of its travel matrix and uses column-balanced
+    weights in step 2: ``step2_weights="supply", normalise_over="all"`` reproduces it (to
+    1e-9 on IPEA's own 898-hexagon data, see ``tests/test_measures_peers.py``). The
+    defaults differ from it wherever destinations have no supply.
 
     Examples
     --------
@@ -390,27 +504,28 @@ def balanced_fca(demand, supply, times, decay=DREES_DECAY, *, step2_weights: str
     """
     if step2_weights not in ("demand", "supply"):
         raise InputError(f"step2_weights must be 'demand' or 'supply', got {step2_weights!r}")
+    fill = _check_convention(normalise_over, unreached)
     w = catchment_weights(times, decay)
-    s = _as_vector(supply, w.shape[1], "supply")
+    s = _as_vector(supply, w.shape[1], "supply", allow_2d=True)
     p = _as_vector(demand, w.shape[0], "demand")
     ip, ix = w.indptr.astype(np.int64), w.indices.astype(np.int64)
-    wr = sp.csr_matrix((row_normalise(ip, w.data, s > 0, ix), w.indices, w.indptr),
-                       shape=w.shape)
-    cat = Catchment(wr, p)
-    r = cat.ratios(s)
-    if step2_weights == "demand":
-        return spmv(*cat._csr, r)
-    wt = w.T.tocsr()
-    wt.sort_indices()
-    wc_t = row_normalise(wt.indptr.astype(np.int64), wt.data,
-                            np.ones(w.shape[0], dtype=np.bool_), wt.indices.astype(np.int64))
-    wc = sp.csr_matrix((wc_t, wt.indices, wt.indptr), shape=wt.shape).T.tocsr()
-    wc.sort_indices()
-    return spmv(wc.indptr.astype(np.int64), wc.indices.astype(np.int64), wc.data, r)
+    wc_data = None
+    if step2_weights == "supply":
+        # Column sums accumulate row by row, as a row sum of the transpose would: same bits.
+        col = np.bincount(w.indices, weights=w.data, minlength=w.shape[1])
+        wc_data = w.data / col[w.indices]
+
+    def one(sj: np.ndarray) -> np.ndarray:
+        mask = sj > 0 if normalise_over == "positive_supply" else np.ones(w.shape[1], np.bool_)
+        wr_data = row_normalise(ip, w.data, mask, ix)
+        r = Catchment(sp.csr_matrix((wr_data, w.indices, w.indptr), shape=w.shape), p).ratios(sj)
+        return spmv(ip, ix, wr_data if wc_data is None else wc_data, r)
+
+    return _fill_unreached(_by_column(one, s), w, fill)
 
 
 def spatial_availability(demand, supply, times, decay=DREES_DECAY, *, alpha: float = 1.0,
-                         per_capita: bool = False) -> np.ndarray:
+                         per_capita: bool = False, unreached: float = 0.0) -> np.ndarray:
     """Spatial availability (Soukhov, Paez, Higgins and Mohamed 2023).
 
     Each supply ``S_j`` is allocated to the demand locations in proportion to
@@ -430,6 +545,9 @@ def spatial_availability(demand, supply, times, decay=DREES_DECAY, *, alpha: flo
         Exponent of the population balancing factor (1 in the paper's main results).
     per_capita : bool
         Return ``V_i / P_i`` (0 where ``P_i`` is 0) instead of ``V_i``.
+    unreached : float
+        Value of a demand location with no supply location in reach (0.0, or
+        ``numpy.nan``).
 
     Returns
     -------
@@ -443,14 +561,16 @@ def spatial_availability(demand, supply, times, decay=DREES_DECAY, *, alpha: flo
     >>> round(float(spatial_availability([100.0, 50.0], [3600.0, 3600.0], t).sum()), 6)
     7200.0
     """
+    fill = _check_convention("positive_supply", unreached)
     p = _as_vector(demand, None, "demand")
     if not (np.isfinite(alpha) and alpha >= 0):
         raise InputError(f"alpha must be a finite number >= 0, got {alpha!r}")
     pa = np.where(p > 0, p ** alpha, 0.0) if alpha > 0 else np.ones_like(p)
-    cat = Catchment(catchment_weights(times, decay), pa)
+    w = catchment_weights(times, decay)
+    cat = Catchment(w, pa)
     a = cat.accessibility(supply)
     v = a * (pa if a.ndim == 1 else pa[:, None])
-    if not per_capita:
-        return v
-    pp = p if v.ndim == 1 else p[:, None]
-    return np.divide(v, pp, out=np.zeros_like(v), where=pp > 0)
+    if per_capita:
+        pp = p if v.ndim == 1 else p[:, None]
+        v = np.divide(v, pp, out=np.zeros_like(v), where=pp > 0)
+    return _fill_unreached(v, w, fill)

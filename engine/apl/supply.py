@@ -31,7 +31,7 @@ from engine import settings
 from engine._validate import show
 from engine.apl.profession import Profession
 from engine.apl.profession import profession as as_profession
-from engine.errors import InputError
+from engine.errors import InputError, InputWarning
 
 __all__ = [
     "attach_practitioners",
@@ -174,9 +174,10 @@ def select_profession(practitioners: pd.DataFrame, *,
                       profession: str | Profession = "gp") -> pd.DataFrame:
     """The rows of a roster that belong to ``profession``.
 
-    A roster without a ``profession`` column is taken as all of that profession. Values are
+    A roster without a ``profession`` column is taken as all of that profession, and so are
+    rows with an empty value (with an :class:`~engine.errors.InputWarning`). Values are
     matched with :meth:`engine.apl.Profession.matches` (names, aliases and BPE codes; case,
-    accents and spaces ignored).
+    accents, spaces and underscores ignored).
 
     Returns
     -------
@@ -192,7 +193,14 @@ def select_profession(practitioners: pd.DataFrame, *,
     if "profession" not in practitioners.columns:
         return practitioners
     prof = as_profession(profession)
-    keep = practitioners["profession"].map(prof.matches).to_numpy(dtype=bool)
+    given = practitioners["profession"]
+    empty = (given.isna() | (given.astype(str).str.strip() == "")).to_numpy()
+    if empty.all():
+        return practitioners
+    if empty.any():
+        warnings.warn(f"{int(empty.sum())} practitioner(s) have no profession; they are counted "
+                      f"as {prof.label}", InputWarning, stacklevel=2)
+    keep = empty | given.map(prof.matches).to_numpy(dtype=bool)
     return practitioners[keep]
 
 

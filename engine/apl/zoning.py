@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from engine._validate import finite_vector
 from engine.apl.profession import Profession
@@ -26,6 +27,8 @@ __all__ = [
     "classify",
     "departement_of",
     "select_under_cap",
+    "zone_apl",
+    "zone_indicator",
     "zone_table",
     "zoning_summary",
 ]
@@ -162,14 +165,62 @@ def _summarise(a, pt, ps, idx, prof: Profession) -> dict:
     return row
 
 
+def zone_indicator(zones) -> tuple[np.ndarray, sp.csr_matrix]:
+    """The zones of a list of communes, and the ``(zones x communes)`` 0/1 matrix.
+
+    Parameters
+    ----------
+    zones : array-like
+        Zone label of each commune (missing: in no zone).
+
+    Returns
+    -------
+    labels : numpy.ndarray
+        The zones, sorted.
+    indicator : scipy.sparse.csr_matrix
+        ``indicator[z, i] = 1`` when commune ``i`` is in zone ``labels[z]``.
+    """
+    z = pd.Series(zones, dtype=object)
+    keep = z.notna().to_numpy()
+    labels, codes = np.unique(z[keep].astype(str).to_numpy(), return_inverse=True)
+    cols = np.flatnonzero(keep)
+    matrix = sp.csr_matrix((np.ones(len(cols)), (codes, cols)), shape=(len(labels), len(z)))
+    return labels, matrix
+
+
+def zone_apl(apl, pop_standardisee, indicator) -> np.ndarray:
+    """APL of each zone: its communes' APL weighted by standardised population (DREES).
+
+    Parameters
+    ----------
+    apl : array-like, shape (n_communes,) or (n_communes, n_draws)
+    pop_standardisee : array-like, shape (n_communes,)
+    indicator : scipy.sparse matrix
+        From :func:`zone_indicator`.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_zones,)`` or ``(n_zones, n_draws)``; 0 for a zone without standardised population.
+    """
+    a = np.asarray(apl, dtype=np.float64)
+    ps = np.asarray(pop_standardisee, dtype=np.float64)
+    weighted = indicator @ (a * (ps if a.ndim == 1 else ps[:, None]))
+    total = indicator @ ps
+    return np.divide(weighted, total if a.ndim == 1 else total[:, None],
+                     out=np.zeros_like(weighted),
+                     where=(total > 0) if a.ndim == 1 else (total > 0)[:, None])
+
+
 def zone_table(apl, pop_totale, pop_standardisee, zones, *, names=None,
                profession: str | Profession = "gp") -> pd.DataFrame:
     """The APL of each zone, aggregated from its communes as DREES does.
 
-    A zone's APL is the mean of its communes' APL weighted by standardised population; its
-    class is the class of that mean. Its population in deficit is the total population of
-    its communes under the deficit threshold — a zone may hold communes in deficit without
-    being in deficit itself, and planning documents treat the two cases differently.
+    A zone's APL is the mean of its communes' APL weighted by standardised population
+    (:func:`zone_apl`); its class is the class of that mean. Its population in deficit is
+    the total population of its communes under the deficit threshold — a zone may hold
+    communes in deficit without being in deficit itself, and planning documents treat the
+    two cases differently.
 
     Parameters
     ----------
@@ -202,28 +253,24 @@ def zone_table(apl, pop_totale, pop_standardisee, zones, *, names=None,
     z = pd.Series(zones, dtype=object).to_numpy()
     if len(z) != len(a):
         raise InputError(f"zones has {len(z)} labels for {len(a)} communes", column="zone")
-    nm = pd.Series(names if names is not None else z, dtype=object).to_numpy()
-    deficit = class_index(a, profession=prof) == 0
-    frame = pd.DataFrame({"zone": z, "zone_nom": nm, "apl": a, "pt": pt, "ps": ps,
-                          "aps": a * ps, "def_pt": np.where(deficit, pt, 0.0),
-                          "def_n": deficit.astype(np.int64)})
-    frame = frame[pd.notna(frame["zone"])]
-    g = frame.groupby("zone", sort=True)
+    labels, ind = zone_indicator(z)
+    nm = pd.Series(names if names is not None else z, dtype=object)
+    first_name = {}
+    for label, name in zip(pd.Series(z, dtype=object), nm, strict=True):
+        if pd.notna(label) and str(label) not in first_name:
+            first_name[str(label)] = name if pd.notna(name) else str(label)
+    deficit = (class_index(a, profession=prof) == 0).astype(np.float64)
+    za = zone_apl(a, ps, ind)
+    pop = ind @ pt
+    pop_def = ind @ (pt * deficit)
     out = pd.DataFrame({
-        "zone": g.size().index.to_numpy(),
-        "zone_nom": g["zone_nom"].first().to_numpy(),
-        "communes": g.size().to_numpy(),
-        "pop_totale": g["pt"].sum().to_numpy(),
-        "pop_standardisee": g["ps"].sum().to_numpy(),
+        "zone": labels, "zone_nom": [first_name[str(x)] for x in labels],
+        "communes": np.asarray(ind.sum(axis=1)).ravel().astype(np.int64),
+        "pop_totale": pop, "pop_standardisee": ind @ ps, "apl": za,
+        "classe": np.asarray(classify(za, profession=prof)),
+        "communes_deficit": (ind @ deficit).astype(np.int64), "pop_deficit": pop_def,
+        "share_deficit": np.divide(pop_def, pop, out=np.zeros_like(pop), where=pop > 0),
     })
-    sums = g["aps"].sum().to_numpy()
-    out["apl"] = np.divide(sums, out["pop_standardisee"].to_numpy(),
-                           out=np.zeros(len(out)), where=out["pop_standardisee"].to_numpy() > 0)
-    out["classe"] = np.asarray(classify(out["apl"].to_numpy(), profession=prof))
-    out["communes_deficit"] = g["def_n"].sum().to_numpy()
-    out["pop_deficit"] = g["def_pt"].sum().to_numpy()
-    out["share_deficit"] = np.divide(out["pop_deficit"].to_numpy(), out["pop_totale"].to_numpy(),
-                                     out=np.zeros(len(out)), where=out["pop_totale"].to_numpy() > 0)
     return out.sort_values(["apl", "zone"], kind="stable").reset_index(drop=True)
 
 
