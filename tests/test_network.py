@@ -154,8 +154,12 @@ def test_snap_is_the_great_circle_nearest_anywhere(where):
                                  np.arange(500), largest_component=False, node_order="input")
     qlon = (centre[0] + rng.uniform(-0.35, 0.35, 300) + 180.0) % 360.0 - 180.0
     qlat = np.clip(centre[1] + rng.uniform(-0.35, 0.35, 300), -90, 90)
-    idx, dist = net.snap(qlon, qlat)
-    brute = haversine_m(qlon[:, None], qlat[:, None], net.lon[None, :], net.lat[None, :])
+    _assert_snap_is_brute_force(net, qlon, qlat)
+
+
+def _assert_snap_is_brute_force(net, lon, lat):
+    idx, dist = net.snap(lon, lat)
+    brute = haversine_m(lon[:, None], lat[:, None], net.lon[None, :], net.lat[None, :])
     assert np.array_equal(dist, brute.min(axis=1))
     assert np.array_equal(idx, brute.argmin(axis=1))
 
@@ -178,12 +182,7 @@ def test_spatial_index_is_built_once_and_routing_never_imports_scikit_learn():
 @pytest.mark.realdata
 def test_corsica_snap_equals_brute_force(corse):
     rng = np.random.default_rng(4)
-    lon = rng.uniform(8.5, 9.6, 400)
-    lat = rng.uniform(41.35, 43.0, 400)
-    idx, dist = corse.snap(lon, lat)
-    brute = haversine_m(lon[:, None], lat[:, None], corse.lon[None, :], corse.lat[None, :])
-    assert np.array_equal(dist, brute.min(axis=1))
-    assert np.array_equal(idx, brute.argmin(axis=1))
+    _assert_snap_is_brute_force(corse, rng.uniform(8.5, 9.6, 400), rng.uniform(41.35, 43.0, 400))
 
 
 def test_snap_errors():
