@@ -284,3 +284,16 @@ def test_corsica_relaxations_are_the_textbook_count(corse):
     m = travel_times(corse, origins, max_minutes=20)
     assert m.stats["relaxations"] == naive.relaxations(
         corse.indptr, corse.indices, corse.travel_time_s, origins, 1200.0)
+
+
+def test_chains_are_kept_per_network_and_dropped_with_it():
+    import gc
+
+    net = random_network(120, 400, 9)
+    key = (id(net.indptr), id(net.indices), id(net.travel_time_s))
+    first = search_graph(net.indptr, net.indices, net.travel_time_s)
+    again = search_graph(net.indptr, net.indices, net.travel_time_s)
+    assert again.kind is first.kind and key in _dijkstra._CHAINS
+    del net, first, again
+    gc.collect()
+    assert key not in _dijkstra._CHAINS

@@ -71,6 +71,8 @@ _EXACT_SQUARES = 1 << 26
 #: First sizes of a thread's queue pool and output buffers (both grow when needed).
 _FIRST_POOL = 1 << 16
 _FIRST_OUT = 1 << 24
+#: Output buffers up to this many entries (48 MB) are kept between calls.
+_KEEP_OUT = 1 << 22
 
 
 def _node_kinds(indptr: np.ndarray, indices: np.ndarray, tails: np.ndarray) -> np.ndarray:
@@ -468,11 +470,13 @@ class SearchGraph(NamedTuple):
         return int(np.count_nonzero(self.kind))
 
 
-_GRAPHS: dict[tuple[int, int, int], tuple[tuple, SearchGraph]] = {}
+#: Chains of the graphs searched so far, by the identity of their CSR arrays; an entry
+#: holds no reference to those arrays and goes when ``indices`` is garbage-collected.
+_CHAINS: dict[tuple[int, int, int], tuple[tuple, tuple]] = {}
 
 
 def search_graph(indptr, indices, weights) -> SearchGraph:
-    """The chains of a CSR graph, computed once per graph (cached while ``indices`` lives).
+    """A CSR graph with its chains, computed once per graph (kept while ``indices`` lives).
 
     Parameters
     ----------
@@ -484,14 +488,14 @@ def search_graph(indptr, indices, weights) -> SearchGraph:
     -------
     SearchGraph
     """
-    key = (id(indptr), id(indices), id(weights))
-    hit = _GRAPHS.get(key)
-    if hit is not None and all(r() is a for r, a in zip(hit[0], (indptr, indices, weights),
-                                                          strict=True)):
-        return hit[1]
     ip = np.ascontiguousarray(indptr, dtype=np.int64)
     ix = np.ascontiguousarray(indices, dtype=np.int32)
     w = np.ascontiguousarray(weights, dtype=np.float64)
+    key = (id(indptr), id(indices), id(weights))
+    hit = _CHAINS.get(key)
+    if hit is not None and all(r() is a for r, a in zip(hit[0], (indptr, indices, weights),
+                                                          strict=True)):
+        return SearchGraph(ip, ix, w, *hit[1])
     n = len(ip) - 1
     if n > _NODE:
         raise ValueError(f"at most {_NODE:,} nodes, got {n:,}")
@@ -500,15 +504,15 @@ def search_graph(indptr, indices, weights) -> SearchGraph:
     ptr, times, codes, span = _chain_steps(ip, ix, w, kind, tails)
     del tails
     positive = w[w > 0]
-    graph = SearchGraph(ip, ix, w, kind, ptr, times, codes, span,
-                        float(positive.min()) if len(positive) else 0.0)
+    chains = (kind, ptr, times, codes, span, float(positive.min()) if len(positive) else 0.0)
     try:
         refs = tuple(weakref.ref(a) for a in (indptr, indices, weights))
-        weakref.finalize(indices, _GRAPHS.pop, key, None)
-    except TypeError:  # not weak-referenceable: not cached
-        return graph
-    _GRAPHS[key] = (refs, graph)
-    return graph
+        weakref.finalize(indices, _CHAINS.pop, key, None)
+    except TypeError:  # not weak-referenceable: not kept
+        pass
+    else:
+        _CHAINS[key] = (refs, chains)
+    return SearchGraph(ip, ix, w, *chains)
 
 
 def _buckets(graph: SearchGraph, limit: float) -> tuple[float, int]:
@@ -581,6 +585,10 @@ def _take(n: int) -> _Scratch:
 
 
 def _give_back(used: list[_Scratch]) -> None:
+    for sc in used:
+        if len(sc.cols) > _KEEP_OUT:  # a big result's buffers are not kept
+            sc.cols = np.empty(0, np.int32)
+            sc.vals = np.empty(0, np.float64)
     with _IDLE_LOCK:
         # Only the latest network size is kept, at most one set per thread.
         keep = [sc for sc in _IDLE if used and sc.n == used[0].n]
