@@ -135,9 +135,8 @@ def travel_times(
     An exact shortest-path search compiled with numba (a bucket queue, pass-through chains
     walked in path order), parallel over origins on ``numba.get_num_threads()`` threads,
     with an early exit at ``max_minutes`` (and once every destination is reached). Times
-    equal a textbook
-    Dijkstra on ``network.travel_time_s`` exactly (seconds summed in float64 along the
-    path, then divided by 60). With ``reverse=True`` they equal a textbook Dijkstra on the
+    equal a textbook Dijkstra on ``network.travel_time_s`` exactly (seconds summed in
+    float64 along the path, then divided by 60). With ``reverse=True`` they equal a textbook Dijkstra on the
     reversed graph, which adds the same edge times from the far end of the path: a time
     may then differ from the forward one in the last bit.
 
