@@ -45,6 +45,9 @@ FORECAST_MEMORY_ENV = "APL_MAX_MEMORY_GIB"
 #: need more is refused before any work, with the estimate.
 max_forecast_memory_gib: float | None = None
 
+#: The limit's default where the physical memory cannot be read (GiB).
+FALLBACK_MEMORY_GIB = 4
+
 #: Numba threads per Dask task; ``None`` gives each task its host's cores divided by the
 #: task slots (Dask threads) of the workers on that host.
 dask_numba_threads: int | None = None
@@ -152,4 +155,4 @@ def forecast_memory_limit() -> float:
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2
     except (ValueError, OSError, AttributeError):  # not POSIX: assume a modest machine
-        return 4.0 * 2**30
+        return FALLBACK_MEMORY_GIB * 2**30

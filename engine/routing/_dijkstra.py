@@ -54,7 +54,7 @@ from numba import types
 from numba.cpython.unsafe.numbers import trailing_zeros
 from scipy.sparse.csgraph import connected_components
 
-from engine.routing.jit import kernel
+from engine.jit import kernel
 
 _INF = np.inf
 # Step codes (see _chain_steps): >= 0 an active node; ~code for a passive node, with bit

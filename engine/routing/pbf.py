@@ -46,7 +46,7 @@ from numba import types
 
 from engine._validate import existing_file
 from engine.errors import NetworkError
-from engine.routing.jit import kernel
+from engine.jit import kernel
 from engine.routing.network import RoadNetwork, haversine_m
 from engine.routing.osm import frames_from_ways, is_drivable, no_drivable_road, way_direction
 from engine.routing.speeds import SpeedModel, edge_speeds_kmh, resolve_speed_model
