@@ -674,16 +674,22 @@ def map_installations_png(
         lifted = row.get("population_lifted")
         gain = "" if lifted is None or pd.isna(lifted) else f" : {fmt_int(lifted)} hab. sortis"
         lines.append(f"{rank}. {row.get('nom', row['code_commune'])}{gain}")
+    shown = lines[:18]
+    lay.fig.text(*lay.at(0.08, 1.1), "Sites proposés, dans l'ordre", fontsize=10.5,
+                 fontweight="bold", color="#1a1a1a", va="top")
+    lay.fig.text(*lay.at(0.08, 1.45), "\n".join(_fit(line, 3.7, 8.5) for line in shown),
+                 fontsize=8.5, color="#1a1a1a", va="top", linespacing=1.5)
     handles = [Patch(facecolor=_blend(e.color, 0.45), edgecolor="#888888", linewidth=0.5,
                      label=e.long_label) for e in legend]
-    lay.fig.legend(handles=handles, loc="upper left", bbox_to_anchor=lay.at(0.0, 0.0),
-                   frameon=False, fontsize=9, title="Zonage sous les sites", title_fontsize=10.5,
+    lay.fig.legend(handles=handles, loc="upper left",
+                   bbox_to_anchor=lay.at(0.0, 1.8 + 0.215 * len(shown)), frameon=False,
+                   fontsize=9, title="Zonage sous les sites", title_fontsize=10.5,
                    alignment="left")
-    lay.fig.text(*lay.at(0.08, 1.6), "Sites proposés, dans l'ordre", fontsize=10.5,
-                 fontweight="bold", color="#1a1a1a", va="top")
-    lay.fig.text(*lay.at(0.08, 1.95), "\n".join(_fit(line, 3.7, 8.5) for line in lines[:18]),
-                 fontsize=8.5, color="#1a1a1a", va="top", linespacing=1.5)
-    default = f"Où installer {plural(len(inst), 'site')} de {prof.label}"
+    gps = inst["gps"].astype(int) if "gps" in inst else pd.Series([1] * len(inst))
+    if (gps == 1).all():
+        default = f"Où installer {plural(len(inst), 'nouveau ' + prof.label_singular, 'nouveaux ' + prof.label)}"
+    else:
+        default = f"Où installer {plural(len(inst), 'site')} de {prof.label}"
     _furniture(lay, title or _in_year(default, year), subtitle, scenario=scenario)
     lifted = inst["population_lifted"].sum() if "population_lifted" in inst else float("nan")
     return _save_png(lay.fig, Path(path), {"sites": len(inst),
