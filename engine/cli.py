@@ -495,7 +495,7 @@ def cmd_forecast(args, progress) -> dict:
             maps.map_installations_png(table, installs, tmp / "map_proposals.png",
                                        column="classe_forecast", year=years[-1],
                                        scenario=scenario.label, profession=prof,
-                                       subtitle="Sur le zonage projeté (médiane des tirages) "
+                                       subtitle="Sur le zonage projeté (médiane des simulations) "
                                                 f"en {years[-1]}")
             map_files["proposals"] = tmp / "map_proposals.png"
         if zones is not None:
