@@ -156,3 +156,15 @@ def forecast_memory_limit() -> float:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2
     except (ValueError, OSError, AttributeError):  # not POSIX: assume a modest machine
         return FALLBACK_MEMORY_GIB * 2**30
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def user_permissions(path: str | os.PathLike, *, folder: bool = False) -> None:
+    """Give a file (or folder) made by ``tempfile`` the permissions the user's umask gives new
+    files (``tempfile`` makes them 0600 / 0700, private to the user)."""
+    os.chmod(path, (0o777 if folder else 0o666) & ~_umask())

@@ -16,9 +16,10 @@ see :mod:`scenarios.baseline`), with no draw. Then, each simulated year, in ever
    correction carries it onto the official scale.
 
 The travel-time matrix and its weights are the region's; a new installation site away
-from every commune adds one column. Draws run in chunks of :data:`CHUNK` (the same seed
-gives the same draws whatever their number: a run of 1,000 draws begins with the 500 of a
-run of 500). Every draw's APL is kept until the end, 8 bytes per commune (and département
+from every commune adds one column. Draws run in chunks of :data:`CHUNK`, each with its own
+child of the seed, so that more draws extend a run rather than reshuffle it: a run of 1,000
+draws begins with the 500 of a run of 500 (runs whose numbers of draws are multiples of
+:data:`CHUNK`). Every draw's APL is kept until the end, 8 bytes per commune (and département
 or zone), simulated year and draw, so that medians and 80 % intervals are exact order
 statistics; a forecast that would keep more than :func:`engine.settings.forecast_memory_limit`
 is refused before any work (:class:`ForecastTooLarge`, with the estimate).

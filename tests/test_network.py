@@ -112,7 +112,7 @@ def test_corrupt_or_missing_cache_raises(tmp_path):
         RoadNetwork.load(tmp_path / "nope.npz")
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"PK\x03\x04 this is not a zip")
-    with pytest.raises(NetworkError, match="not a readable network cache"):
+    with pytest.raises(NetworkError, match="not a network file written by the engine"):
         RoadNetwork.load(bad)
     other = tmp_path / "other.npz"
     np.savez(other, meta=np.frombuffer(b"{}", dtype=np.uint8),

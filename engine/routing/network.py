@@ -495,6 +495,7 @@ class RoadNetwork:
             with os.fdopen(fd, "wb") as fh:
                 np.savez(fh, meta=np.frombuffer(meta.encode(), dtype=np.uint8),
                          **{k: getattr(self, k) for k in self._ARRAYS})
+            settings.user_permissions(tmp)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -526,8 +527,10 @@ class RoadNetwork:
             with np.load(path, allow_pickle=False) as z:
                 meta = json.loads(bytes(z["meta"]).decode())
                 arrays = {k: z[k] for k in cls._ARRAYS}
-        except Exception as exc:  # zip, key or JSON errors all mean the same to the user
-            raise NetworkError(f"not a readable network cache ({exc})", path=path) from exc
+        except Exception:  # zip, key, pickle or JSON errors all mean the same to the user
+            raise NetworkError("not a network file written by the engine (write one with "
+                               "'apl data network ROADS.osm.pbf --out ROADS.npz', or give the "
+                               "OSM file itself)", path=path) from None
         if meta.pop("cache_format", None) != _CACHE_FORMAT:
             raise NetworkError(f"not a network cache of format {_CACHE_FORMAT}", path=path)
         net = cls(**arrays, meta=meta)
