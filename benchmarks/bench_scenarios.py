@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 
 from scenarios import forecast, load_scenario, optimize_installations
-from scenarios.ages import expected_supply, practitioner_ages
+from scenarios.baseline import model_baseline
+from scenarios.forecast import CHUNK
 
 FULL_DRAWS = 1000
 NAIVE_DRAWS = 100
@@ -37,16 +38,18 @@ def region():
     return r
 
 
-def _naive_forecast_age_rule(region, ages0, years, retirement_age=65.0):
-    """Per draw and year: pandas groupby for supply, dense numpy APL."""
+def _naive_forecast_age_rule(region, base, ages0, years, retirement_age=65.0):
+    """Per draw and year: pandas groupby for supply, dense numpy APL. Year 0 is observed
+    (everybody active); in simulated year t a practitioner is active while aged at most
+    ``retirement_age`` at the start of that year."""
     w = region.weights.toarray()
     demand = region.demand
     pop = region.communes["pop_totale"].to_numpy(float)
-    gps = pd.DataFrame({"commune": region.practitioner_commune, "activity": region.practitioner_activity()})
+    gps = pd.DataFrame({"commune": base.slot_commune, "activity": base.slot_activity})
     out = np.empty((len(years), ages0.shape[0], region.n_communes))
     for d in range(ages0.shape[0]):
         for t, _year in enumerate(years):
-            active = ages0[d] + t <= retirement_age
+            active = (ages0[d] + max(t - 1, 0) <= retirement_age) if t else np.ones(len(gps), bool)
             supply = gps[active].groupby("commune")["activity"].sum().reindex(
                 range(region.n_communes), fill_value=0.0).to_numpy()
             reach = w.T @ demand
@@ -58,15 +61,19 @@ def _naive_forecast_age_rule(region, ages0, years, retirement_age=65.0):
 
 def test_forecast_1000_draws_vs_naive(benchmark, region):
     scenario = load_scenario("retire-at-65")
-    fc = benchmark.pedantic(forecast, args=(region, scenario), kwargs={"draws": FULL_DRAWS, "seed": 0},
+    base = model_baseline(region)  # the roster as it is: the naive twin needs no calibration
+    fc = benchmark.pedantic(forecast, args=(region, scenario),
+                            kwargs={"draws": FULL_DRAWS, "seed": 0, "baseline": base},
                             rounds=1, iterations=1)
     engine_s = benchmark.stats.stats.min
-    # The same ages as the engine drew (same seed stream), for the first NAIVE_DRAWS draws.
-    seq = np.random.SeedSequence(0)
-    age_seed = int(seq.spawn(2)[0].generate_state(1)[0])
-    ages0 = practitioner_ages(region, draws=FULL_DRAWS, seed=age_seed)[:NAIVE_DRAWS]
+    # The same ages as the engine drew for its first chunk (same seed stream).
+    first = np.random.SeedSequence(0).spawn((FULL_DRAWS + CHUNK - 1) // CHUNK)[0]
+    age_seed = int(first.spawn(2)[0].generate_state(1)[0])
+    ages0 = base.ages(draws=min(CHUNK, FULL_DRAWS), seed=age_seed,
+                      profession=region.profession)[:NAIVE_DRAWS]
+    years = scenario.years(region.year)
     t0 = time.perf_counter()
-    apl, pop_under = _naive_forecast_age_rule(region, ages0, scenario.years)
+    apl, pop_under = _naive_forecast_age_rule(region, base, ages0, years)
     naive_s = (time.perf_counter() - t0) * FULL_DRAWS / NAIVE_DRAWS
     # Same computation: the engine's draws equal the naive ones on the shared draws.
     np.testing.assert_allclose(fc.pop_deficit_draws[:, :NAIVE_DRAWS], pop_under, rtol=0, atol=1e-6)
@@ -74,8 +81,8 @@ def test_forecast_1000_draws_vs_naive(benchmark, region):
     benchmark.extra_info.update({
         "engine_s": engine_s, "naive_s_scaled": naive_s, "speedup": ratio,
         "note": f"naive timed on {NAIVE_DRAWS} draws and scaled x{FULL_DRAWS // NAIVE_DRAWS}",
-        "draws": FULL_DRAWS, "years": len(scenario.years)})
-    print(f"\nforecast {FULL_DRAWS} draws x {len(scenario.years)} years: engine {engine_s:.2f} s, "
+        "draws": FULL_DRAWS, "years": len(years)})
+    print(f"\nforecast {FULL_DRAWS} draws x {len(years)} years: engine {engine_s:.2f} s, "
           f"naive pandas/numpy {naive_s:.1f} s (scaled) -> {ratio:.0f}x")
 
 
@@ -83,7 +90,7 @@ def test_forecast_hazard_1000_draws(benchmark, region):
     fc = benchmark.pedantic(forecast, args=(region, "retirement-hazard"),
                             kwargs={"draws": FULL_DRAWS, "seed": 0}, rounds=1, iterations=1)
     benchmark.extra_info.update({"engine_s": benchmark.stats.stats.min, "draws": FULL_DRAWS})
-    assert len(fc.summary) == 10
+    assert len(fc.summary) == 11  # year 0, observed, then ten simulated years
 
 
 def _naive_greedy(region, supply, n_new, per_site):
@@ -117,10 +124,13 @@ def _naive_greedy(region, supply, n_new, per_site):
 
 def test_optimizer_20_gps_vs_naive(benchmark, region):
     n_new = 20
-    res = benchmark.pedantic(optimize_installations, args=(region, n_new), kwargs={"year": 2027},
+    base = model_baseline(region)
+    supply = base.expected_supply(region.n_communes, years_ahead=2027 - region.year,
+                                  retirement_age=65.0, profession=region.profession)
+    res = benchmark.pedantic(optimize_installations, args=(region, n_new),
+                             kwargs={"supply": supply, "baseline": base, "year": 2027},
                              rounds=3, iterations=1)
     engine_s = benchmark.stats.stats.min
-    supply = expected_supply(region, year=2027, retirement_age=65.0)
     t0 = time.perf_counter()
     chosen, final = _naive_greedy(region, supply, n_new, region.profession.activity.default)
     naive_s = time.perf_counter() - t0

@@ -6,14 +6,30 @@ error. ``--debug`` shows the traceback.
 
 from __future__ import annotations
 
-import argparse
-import math
-import re
+import os
+import signal
 import sys
-import time
-from pathlib import Path
 
-from engine.errors import InputError
+
+def _quiet_interrupt(signum, frame):  # pragma: no cover - timing dependent
+    """Ctrl-C outside a command (while importing, or once it is done): no traceback."""
+    print("apl: interrompu", file=sys.stderr)
+    sys.stderr.flush()
+    os._exit(130)
+
+
+# First thing in the ``apl`` program, so that an interrupt while the rest imports prints one
+# line, not a traceback (a library import of this module leaves the handler alone).
+if os.path.basename(sys.argv[0] if sys.argv else "") == "apl":
+    signal.signal(signal.SIGINT, _quiet_interrupt)
+
+import argparse  # noqa: E402
+import math  # noqa: E402
+import re  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from engine.errors import InputError  # noqa: E402
 
 EPILOG_COMPUTE = ("examples:\n  apl compute --out out/corse\n"
                   "  apl compute --region corse --practitioners my_gps.csv --out out/mine\n"
@@ -264,21 +280,24 @@ class _Usage(Exception):
     pass
 
 
+def _interrupted(exc: BaseException) -> bool:
+    """Whether an exception was caused by Ctrl-C (numba re-raises it as a SystemError)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 _YEARS = (1990, 2100)  # the years the readers accept (annee, start_year)
 _SCHEDULER = re.compile(r"(?:[a-z][a-z0-9+.-]*://)?[^\s:/]+:[0-9]{1,5}")
 
 
 def _check_options(args) -> None:
     """Option values that cannot be right, refused before any work (exit 2)."""
-    out = getattr(args, "out", None)
-    if out is not None and not str(out).strip():
-        raise _Usage("--out is empty: give the output folder (--out . for the current folder)")
-    if out is not None and args.command != "data" and Path(out).exists() and not Path(out).is_dir():
-        raise _Usage(f"--out {out}: is a file; give a folder")
-    if out is not None:
-        above = next((p for p in Path(out).absolute().parents if p.exists()), None)
-        if above is not None and not above.is_dir():
-            raise _Usage(f"--out {out}: {above} is a file, so no folder can be made in it")
+    # --out is checked by engine.outputs.prepare_output (see main).
     for name in ("network", "communes", "practitioners", "official", "zones", "profession",
                  "scenario", "region"):
         value = getattr(args, name, None)
@@ -373,8 +392,10 @@ def _names(region) -> dict:
     return dict(zip(region.codes, region.communes["nom"], strict=True))
 
 
-def _subtitle(region) -> str:
-    return f"{region.name.title()}, données {region.year}"
+def _subtitle(region, base) -> str:
+    """The maps' second line: where and whose values (the title carries the year)."""
+    whose = "valeurs officielles DREES" if base.kind == "official" else "APL recalculé"
+    return f"{region.name.title()} · {whose}"
 
 
 def cmd_compute(args, progress) -> dict:
@@ -403,17 +424,18 @@ def cmd_compute(args, progress) -> dict:
         if iso is not None:
             outputs.write_isochrones(iso, tmp / "isochrones.gpkg")
         outputs.write_geotiff(tmp / "travel_time_to_practitioner.tif", *raster)
-        maps.map_apl_png(table, tmp / "map_apl.png", profession=prof, subtitle=_subtitle(region))
+        maps.map_apl_png(table, tmp / "map_apl.png", profession=prof, year=region.year,
+                         subtitle=_subtitle(region, base))
         map_files = {"apl": tmp / "map_apl.png"}
         if zones is not None:
             outputs.write_table(zones, tmp / "zones.csv")
             sheets["Territoires"] = zones
             maps.map_zones_png(table, zones, region.zones, tmp / "map_zones.png", profession=prof,
-                               subtitle=_subtitle(region))
+                               year=region.year, subtitle=_subtitle(region, base))
             map_files["zones"] = tmp / "map_zones.png"
         outputs.write_xlsx(sheets, tmp / "communes.xlsx", profession=prof)
         maps.map_html(table, tmp / "map.html", practitioners_points=points, isochrones=iso,
-                      profession=prof)
+                      profession=prof, year=region.year, zones=zones, zone_of=region.zones)
         outputs.write_json(_run_facts(args, region, kind="compute", base=base), tmp / "run.json")
         report.write_report(tmp / "report.html", region_name=region.name.title(), communes=table,
                             zoning_summary=summary, maps=map_files, zones=zones,
@@ -452,6 +474,7 @@ def cmd_forecast(args, progress) -> dict:
     from scenarios import forecast, load_scenario, optimize_installations
     from scenarios.assumptions import assumptions
     from scenarios.baseline import baseline
+    from scenarios.forecast import ForecastTooLarge
 
     if args.draws < 1:
         raise _Usage("--draws must be at least 1")
@@ -464,8 +487,11 @@ def cmd_forecast(args, progress) -> dict:
     years = scenario.years(region.year)
     base = baseline(region, args.baseline)
     progress.say(f"projection « {scenario.label} », {args.draws} tirages ...")
-    fc = forecast(region, scenario, draws=args.draws, seed=args.seed, baseline=base,
-                  progress=progress("tirages"))
+    try:
+        fc = forecast(region, scenario, draws=args.draws, seed=args.seed, baseline=base,
+                      progress=progress("tirages"))
+    except ForecastTooLarge as exc:
+        raise _Usage(f"--draws: {exc}") from None
     table = tables.with_forecast(tables.commune_table(region, baseline=base,
                                                       polygons=region.polygons), fc)
     summary = tables.zoning_table(table, profession=prof)
@@ -508,16 +534,24 @@ def cmd_forecast(args, progress) -> dict:
         if installs is not None:
             outputs.write_table(installs, tmp / "installations.csv")
             sheets["Installations proposées"] = installs
-        maps.map_apl_png(table, tmp / "map_apl.png", profession=prof, subtitle=_subtitle(region))
+        maps.map_apl_png(table, tmp / "map_apl.png", profession=prof, year=region.year,
+                         subtitle=_subtitle(region, base))
         maps.map_forecast_png(table, fc.communes, tmp / "map_forecast.png", profession=prof,
-                              subtitle=f"Scénario : {scenario.label}")
+                              scenario=scenario.label, draws=args.draws)
         map_files = {"apl": tmp / "map_apl.png", "forecast": tmp / "map_forecast.png"}
+        if installs is not None:
+            maps.map_installations_png(table, installs, tmp / "map_proposals.png",
+                                       column="classe_forecast", year=years[-1],
+                                       scenario=scenario.label, profession=prof,
+                                       subtitle="Sur le zonage projeté (médiane des simulations) "
+                                                f"en {years[-1]}")
+            map_files["proposals"] = tmp / "map_proposals.png"
         if zones is not None:
             outputs.write_table(zones, tmp / "zones.csv")
             outputs.write_table(zones_fc, tmp / "zones_forecast.csv")
             sheets["Par territoire"] = zones_fc
             maps.map_zones_png(table, zones, region.zones, tmp / "map_zones.png", profession=prof,
-                               subtitle=_subtitle(region))
+                               year=region.year, subtitle=_subtitle(region, base))
             map_files["zones"] = tmp / "map_zones.png"
         if bt is not None:
             outputs.write_table(bt.summary, tmp / "backtest_summary.csv")
@@ -530,7 +564,11 @@ def cmd_forecast(args, progress) -> dict:
                                   "Communes à risque": "Classées par probabilité d'être "
                                   f"sous-dense en {years[-1]} ; APL médian et intervalle à 80 % "
                                   "par année."})
-        maps.map_html(table, tmp / "map.html", practitioners_points=points, profession=prof)
+        maps.map_html(table, tmp / "map.html", practitioners_points=points, profession=prof,
+                      year=region.year, forecast_year=years[-1], scenario=scenario.label,
+                      draws=args.draws, zones=zones, zone_of=region.zones,
+                      installations=tables.installation_points(region, scenario=scenario,
+                                                               proposals=installs))
         outputs.write_json(_run_facts(args, region, kind="forecast", base=base,
                                       scenario=scenario, years=years, assumptions=rows),
                            tmp / "run.json")
@@ -632,9 +670,15 @@ def cmd_optimize(args, progress) -> dict:
         outputs.write_xlsx({"Installations proposées": result}, tmp / "installations.xlsx",
                            profession=prof)
         outputs.write_xlsx({"Communes": table}, tmp / "communes.xlsx", profession=prof)
-        maps.map_apl_png(table, tmp / "map_apl.png", profession=prof, subtitle=_subtitle(region))
-        map_files = {"apl": tmp / "map_apl.png"}
-        maps.map_html(table, tmp / "map.html", practitioners_points=points, profession=prof)
+        maps.map_apl_png(table, tmp / "map_apl.png", profession=prof, year=region.year,
+                         subtitle=_subtitle(region, base))
+        maps.map_installations_png(table, result, tmp / "map_proposals.png", year=year,
+                                   profession=prof,
+                                   subtitle=f"Sur le zonage {region.year} (valeurs de départ)")
+        map_files = {"apl": tmp / "map_apl.png", "proposals": tmp / "map_proposals.png"}
+        maps.map_html(table, tmp / "map.html", practitioners_points=points, profession=prof,
+                      year=region.year,
+                      installations=tables.installation_points(region, proposals=result))
         outputs.write_json({**_run_facts(args, region, kind="optimize", base=base),
                             "optimizer": optimizer, "assumptions": assumptions},
                            tmp / "run.json")
@@ -768,8 +812,21 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     progress = _Progress(getattr(args, "quiet", False))
     started = time.perf_counter()
+    # Inside a command an interrupt unwinds (staging folders are removed, nothing is
+    # published); before and after it, in the apl program, _quiet_interrupt exits at once.
+    outside = signal.getsignal(signal.SIGINT)
+    if outside is _quiet_interrupt:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         _check_options(args)
+        out = getattr(args, "out", None)
+        if out is not None and args.command not in ("data",):
+            from engine.outputs import prepare_output
+
+            try:
+                prepare_output(out)
+            except InputError as exc:
+                raise _Usage(f"--out: {exc}") from None
         result = _COMMANDS[args.command](args, progress)
     except _Usage as exc:
         print(f"apl {args.command}: error: {exc}", file=sys.stderr)
@@ -777,19 +834,37 @@ def main(argv: list[str] | None = None) -> int:
     except _Failed as exc:
         print(f"apl {args.command}: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"apl {args.command}: interrompu", file=sys.stderr)
+        return 130
     except (InputError, FileNotFoundError, ValueError, OSError) as exc:
+        if _interrupted(exc):
+            print(f"apl {args.command}: interrompu", file=sys.stderr)
+            return 130
         if getattr(args, "debug", False):
             raise
         print(f"apl {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print(f"apl {args.command}: interrompu", file=sys.stderr)
-        return 130
+    except MemoryError:
+        print(f"apl {args.command}: not enough memory for this run (try fewer --draws or a "
+              "smaller region)", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a fault of the engine, not of the data: say so in one line
+        if _interrupted(exc):
+            print(f"apl {args.command}: interrompu", file=sys.stderr)
+            return 130
+        if getattr(args, "debug", False):
+            raise
+        print(f"apl {args.command}: internal error ({type(exc).__name__}: {exc}); rerun with "
+              "--debug and report it", file=sys.stderr)
+        return 1
     finally:
         if getattr(args, "client", None) is not None:
             from engine.routing.cluster import disconnect
 
             disconnect(args.client)
+        if outside is _quiet_interrupt:
+            signal.signal(signal.SIGINT, _quiet_interrupt)
     if not getattr(args, "quiet", False) and result:
         out = getattr(args, "out", None)
         where = f" -> {out}" if out and args.command != "data" else ""

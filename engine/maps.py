@@ -1,28 +1,27 @@
-"""Maps of the results: static PNG choropleths and a self-contained interactive HTML map.
+"""Maps of the results: static PNG maps for slides and a self-contained interactive HTML map.
 
 Static maps are drawn with matplotlib in Lambert-93 (EPSG:2154, the French official
 projection), so that areas are not distorted and the scale bar is true in kilometres. They
-carry the usual cartographic furniture: title, legend (with the population in each class),
-scale bar, north arrow (rotated by the grid convergence, since Lambert-93 grid north is not
-true north away from 3°E) and a source line.
+carry the usual cartographic furniture: a title naming the year (and the scenario), a
+plain-French subtitle, a legend with the population in each class, a scale bar in French
+notation, a north arrow and a source line.
 
-The interactive map is a Leaflet map built with folium. It must open offline (planners'
-laptops, CI, an e-mailed file) with no request to a CDN, so:
+The interactive map (:func:`map_html`) is one HTML file that opens offline (planners'
+laptops, CI, an e-mailed file):
 
-- there is **no basemap** (``tiles=None``): tiles are fetched from servers at view time and
-  cannot be embedded; the commune polygons themselves are the base layer;
-- **Leaflet's JS and CSS are inlined** from the official Leaflet 1.9.4 build vendored in
-  the package (``engine/assets/leaflet``, BSD-2 licence beside it); its marker and
-  layer-control images are inlined as data URIs;
-- folium's other default assets (jQuery, Bootstrap, Font Awesome, awesome-markers) are
-  dropped, and only folium features that need none of them are used (GeoJson, tooltips,
-  circle markers, layer control): popups and ``keep_in_front`` call jQuery, and marker
-  clustering needs a plugin from a CDN, so GPs sharing a town-hall point are drawn as one
-  circle sized by their number instead.
+- Leaflet 1.9.4's JS and CSS are inlined from the official build vendored in the package
+  (``engine/assets/leaflet``, BSD-2 licence beside it), its images as data URIs; the page's
+  own script is ``engine/assets/apl_map.js``, inlined too;
+- the only network request is the OpenStreetMap basemap, made by the viewer's browser when
+  online; offline its tiles fail silently and the commune polygons stay the base;
+- the data (communes, zones, installations...) travel as JSON in a
+  ``<script type="application/json">`` element and every string from it is put into the
+  page as text (``textContent``), never as HTML; a Content-Security-Policy allows only the
+  two inline scripts (by hash), so that even an injected ``onerror=`` could not run.
 
 These functions only draw what they are given: APL and classes come from :mod:`engine.apl`,
 class codes, labels, thresholds and colours from the profession's zoning
-(:attr:`engine.apl.Profession.zoning`).
+(:attr:`engine.apl.Profession.zoning`), numbers are formatted by :mod:`engine.french`.
 """
 
 from __future__ import annotations
@@ -44,7 +43,8 @@ import pandas as pd
 
 from engine.apl import Profession
 from engine.apl import profession as as_profession
-from engine.french import fmt_dec, fmt_int, fmt_threshold
+from engine.errors import InputError
+from engine.french import fmt_dec, fmt_int, fmt_pct, fmt_threshold, plural
 from engine.outputs import atomic_path
 
 #: Lambert-93, the projection of the static maps.
@@ -56,9 +56,10 @@ MISSING = ("Sans donnée", "#cccccc")
 #: The attribution every map carries.
 SOURCES = "Sources : © les contributeurs d'OpenStreetMap (ODbL), INSEE, DREES · calcul apl-engine"
 
-#: The same, as HTML for the interactive map (a link is only followed when clicked).
-_ATTRIBUTION_HTML = ('© <a href="https://www.openstreetmap.org/copyright">contributeurs '
-                     "d'OpenStreetMap</a> (ODbL), INSEE, DREES")
+#: The same, as HTML for the interactive map (a link is only followed when clicked); the
+#: basemap adds its own.
+_ATTRIBUTION_HTML = ('Données © <a href="https://www.openstreetmap.org/copyright">contributeurs '
+                     "d'OpenStreetMap</a> (ODbL), INSEE, DREES · calcul apl-engine")
 
 
 @dataclass(frozen=True)
@@ -178,9 +179,9 @@ class _Layout:
     empty margin.
     """
 
-    margin, top_band, bottom_band, gap, side_w = 0.35, 1.0, 0.45, 0.35, 3.9
+    margin, bottom_band, gap, side_w = 0.35, 0.45, 0.35, 3.9
 
-    def __init__(self, gdf_l93) -> None:
+    def __init__(self, gdf_l93, header_lines: int = 2) -> None:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
@@ -191,6 +192,8 @@ class _Layout:
         else:
             map_w, map_h = 8.0, max(8.0 * ratio, 5.5)
         self.width = self.margin + map_w + self.gap + self.side_w + 0.2
+        # Title, then one band per further header line (scenario, subtitle).
+        self.top_band = 0.62 + 0.36 * max(header_lines - 1, 1)
         self.height = self.top_band + map_h + self.bottom_band
         self.side_x = self.margin + map_w + self.gap
         self.fig = Figure(figsize=(self.width, self.height), dpi=150, facecolor="white")
@@ -200,8 +203,9 @@ class _Layout:
         self.ax.set_axis_off()
 
     def at(self, x_in: float, top_in: float) -> tuple[float, float]:
-        """Figure fraction of a point ``x_in`` right of the side column, ``top_in`` from the top."""
-        return (self.side_x + x_in) / self.width, 1.0 - top_in / self.height
+        """Figure fraction of a point ``x_in`` right of the side column's left edge, ``top_in``
+        below the top of the map box (the side column starts level with the map)."""
+        return (self.side_x + x_in) / self.width, 1.0 - (top_in + self.top_band - 1.0) / self.height
 
     def side_axes(self, x_in: float, top_in: float, w_in: float, h_in: float):
         """An axes in the side column (for a colour bar)."""
@@ -233,12 +237,16 @@ def _draw_base(ax, gdf_l93, colors, *, point_sizes=None) -> None:
 
 
 def _nice_length_km(span_m: float) -> float:
-    """A round scale-bar length near a fifth of the map width."""
-    target = span_m / 5.0 / 1000.0
-    for step in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000):
-        if step >= target:
-            return float(step)
-    return 1000.0
+    """A round scale-bar length near a fifth of the map width (1, 2 or 5 times a power of ten,
+    so that its half is round too)."""
+    target = max(span_m / 5.0 / 1000.0, 1e-3)
+    steps = [m * 10.0 ** e for e in range(4) for m in (1, 2, 5)]
+    return min(steps, key=lambda step: abs(math.log(step / target)))
+
+
+def _km(value: float) -> str:
+    """A scale-bar distance in French notation: ``2.5 -> '2,5'``, ``10.0 -> '10'``."""
+    return fmt_threshold(round(value, 3))
 
 
 def _scale_bar(ax) -> None:
@@ -256,44 +264,66 @@ def _scale_bar(ax) -> None:
         ax.add_patch(Rectangle((left + i * half, bottom), half, height, facecolor=face,
                                edgecolor="#222222", linewidth=0.8, zorder=10))
     label_y = bottom + height * 1.8
-    for frac, text in ((0.0, "0"), (0.5, f"{length_km / 2:g}"), (1.0, f"{length_km:g} km")):
+    for frac, text in ((0.0, "0"), (0.5, _km(length_km / 2)), (1.0, _km(length_km))):
         ax.text(left + frac * length, label_y, text, ha="center", va="bottom", fontsize=8,
                 color="#222222", zorder=10)
+    # The unit after the bar, so that it does not crowd the numbers above it.
+    ax.text(left + length + (x1 - x0) * 0.012, bottom + height / 2, "km", ha="left",
+            va="center", fontsize=8, color="#222222", zorder=10)
 
 
 def _north_arrow(ax) -> None:
-    """North arrow rotated by the grid convergence at the map centre."""
-    from pyproj import Transformer
+    """A north arrow pointing straight up.
 
+    Up is Lambert-93 grid north. True north differs from it by the meridian convergence,
+    about 4.5° in Corsica and at most a few degrees over a French département; at the scale
+    of these maps that is invisible, while a tilted arrow reads as a drawing error.
+    """
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    back = Transformer.from_crs(LAMBERT93, "EPSG:4326", always_xy=True)
-    fwd = Transformer.from_crs("EPSG:4326", LAMBERT93, always_xy=True)
-    lon, lat = back.transform(cx, cy)
-    nx, ny = fwd.transform(lon, lat + 0.05)
-    angle = math.atan2(nx - cx, ny - cy)
     size = (y1 - y0) * 0.06
     base_x = x1 - (x1 - x0) * 0.06
     base_y = y1 - (y1 - y0) * 0.13
-    tip = (base_x + size * math.sin(angle), base_y + size * math.cos(angle))
-    ax.annotate("", xy=tip, xytext=(base_x, base_y),
+    ax.annotate("", xy=(base_x, base_y + size), xytext=(base_x, base_y),
                 arrowprops={"arrowstyle": "-|>,head_width=0.5,head_length=1.0",
                             "color": "#222222", "linewidth": 1.6}, zorder=10)
-    ax.text(tip[0] + size * 0.25 * math.sin(angle), tip[1] + size * 0.25 * math.cos(angle),
-            "N", ha="center", va="bottom", fontsize=12, fontweight="bold", color="#222222",
-            zorder=10)
+    ax.text(base_x, base_y + size * 1.25, "N", ha="center", va="bottom", fontsize=12,
+            fontweight="bold", color="#222222", zorder=10)
 
 
-def _furniture(lay: _Layout, title: str, subtitle: str | None) -> None:
+def _header_lines(*lines: str | None) -> int:
+    return sum(1 for line in lines if line)
+
+
+def _furniture(lay: _Layout, title: str, subtitle: str | None, *,
+               scenario: str | None = None) -> None:
+    """Scale bar, north arrow, the title block (title, scenario, subtitle) and the sources."""
     _scale_bar(lay.ax)
     _north_arrow(lay.ax)
     fig, w, h = lay.fig, lay.width, lay.height
-    fig.text(lay.margin / w, 1 - 0.3 / h, title, fontsize=16, fontweight="bold",
-             color="#1a1a1a", va="top")
+    width_in = w - 2 * lay.margin
+    top = 0.3
+    fig.text(lay.margin / w, 1 - top / h, _fit(title, width_in, 16, bold=True), fontsize=16,
+             fontweight="bold", color="#1a1a1a", va="top")
+    if scenario:
+        top += 0.42
+        fig.text(lay.margin / w, 1 - top / h, _fit(f"Scénario : {scenario}", width_in, 12.5),
+                 fontsize=12.5, color="#1a1a1a", va="top")
     if subtitle:
-        fig.text(lay.margin / w, 1 - 0.68 / h, subtitle, fontsize=10.5, color="#555555", va="top")
+        top += 0.40 if scenario else 0.38
+        fig.text(lay.margin / w, 1 - top / h, _fit(subtitle, width_in, 10.5), fontsize=10.5,
+                 color="#555555", va="top")
     fig.text(lay.margin / w, 0.15 / h, SOURCES, fontsize=7.5, color="#666666", va="bottom")
+
+
+def _fit(text: str, width_in: float, fontsize: float, *, bold: bool = False) -> str:
+    """``text`` on one line if it fits ``width_in`` inches at ``fontsize``, else shortened with
+    an ellipsis (a slide title must stay one line; the full text is in the report). A ``$``
+    (a scenario's "Coût : 50 000 $") is escaped, or matplotlib would read it as math."""
+    per_char = fontsize / 72.0 * (0.64 if bold else 0.56)
+    most = max(int(width_in / per_char), 10)
+    text = text if len(text) <= most else text[:most - 1].rstrip() + "…"
+    return text.replace("$", r"\$")
 
 
 def _save_png(fig, path: Path, facts: dict | None = None) -> Path:
@@ -319,6 +349,7 @@ def map_apl_png(
     title: str | None = None,
     subtitle: str | None = None,
     profession: str | Profession = "gp",
+    year: int | None = None,
 ) -> Path:
     """Choropleth of the APL zoning classes (or of a numeric column) as a PNG.
 
@@ -333,20 +364,24 @@ def map_apl_png(
         class colours; a numeric column (``"apl"``) gets a red-to-green colour scale with
         breaks at the zoning thresholds.
     title : str, optional
-        Map title; default "Accessibilité aux <profession> (APL)".
+        Map title; default "Accessibilité aux <profession> (APL) en <year>".
     subtitle : str, optional
-        A second line under the title (region, year, scenario).
+        A second line under the title (region, source of the values).
     profession : str, path-like or Profession
         Whose zoning classes, labels and colours.
+    year : int, optional
+        The year of the values, named in the default title and written into the PNG's
+        metadata (``apl:year``).
 
     Returns
     -------
     pathlib.Path
-        ``path``.
+        ``path``. The PNG's text metadata hold the legend's numbers
+        (``apl:population_<class code>``, ``apl:communes_<class code>``).
 
     Examples
     --------
-    >>> map_apl_png(communes, "out/map_apl.png", subtitle="Corse, 2024")  # doctest: +SKIP
+    >>> map_apl_png(communes, "out/map_apl.png", year=2022, subtitle="Corse")  # doctest: +SKIP
     PosixPath('out/map_apl.png')
     """
     from matplotlib.patches import Patch
@@ -356,9 +391,9 @@ def map_apl_png(
     prof = as_profession(profession)
     gdf = _to_l93(communes)
     pop = population_of(gdf)
-    lay = _Layout(gdf)
+    lay = _Layout(gdf, _header_lines(title or "title", subtitle))
     values = gdf[column]
-    facts: dict = {}
+    facts: dict = {} if year is None else {"year": int(year)}
     if pd.api.types.is_numeric_dtype(values):
         _numeric_choropleth(lay, gdf, values, pop, prof)
     else:
@@ -371,16 +406,17 @@ def map_apl_png(
         handles = []
         for entry in legend:
             p = float(pop[keys == entry.code].sum())
-            facts[f"population_{entry.code}"] = round(p)
             n = int((keys == entry.code).sum())
+            facts[f"population_{entry.code}"] = round(p)
+            facts[f"communes_{entry.code}"] = n
             handles.append(Patch(facecolor=entry.color, edgecolor="#888888", linewidth=0.5,
                                  label=f"{entry.long_label}\n{fmt_int(p)} hab. "
-                                       f"({fmt_dec(100 * p / total, 1)} %)"
-                                       f" · {n} commune{'s' if n > 1 else ''}"))
+                                       f"({fmt_pct(p / total)}) · {plural(n, 'commune')}"))
         if keys.isna().any():
             p = float(pop[keys.isna()].sum())
             handles.append(Patch(facecolor=MISSING[1], edgecolor="#888888", linewidth=0.5,
-                                 label=f"{MISSING[0]}\n{fmt_int(p)} hab."))
+                                 label=f"{MISSING[0]}\n{fmt_int(p)} hab. · "
+                                       f"{plural(int(keys.isna().sum()), 'commune')}"))
         legend_title = (f"Zonage ({prof.label} ≤ {prof.variant_max_age:g} ans)"
                         if column.endswith("u65") and prof.variant_max_age else "Zonage APL")
         lay.fig.legend(handles=handles, loc="upper left", bbox_to_anchor=lay.at(0.0, 1.1),
@@ -388,8 +424,13 @@ def map_apl_png(
                        alignment="left", labelspacing=1.2, handleheight=1.6)
         lay.fig.text(*lay.at(0.08, 1.3 + 0.62 * len(handles) + 0.35),
                      _wrap(f"APL : {prof.unit}", 42), fontsize=8.5, color="#555555", va="top")
-    _furniture(lay, title or map_title(prof), subtitle)
+    _furniture(lay, title or _in_year(map_title(prof), year), subtitle)
     return _save_png(lay.fig, Path(path), facts)
+
+
+def _in_year(text: str, year: int | None) -> str:
+    """``"Accessibilité ... (APL) en 2022"`` (the text alone without a year)."""
+    return text if year is None else f"{text} en {int(year)}"
 
 
 def _wrap(text: str, width: int) -> str:
@@ -422,6 +463,56 @@ def _numeric_choropleth(lay: _Layout, gdf, values, pop, prof: Profession) -> Non
     bar.set_label(f"APL ({prof.unit_short})", fontsize=9)
 
 
+#: Edges of the classes of the probability of deficit, shared by the static and the
+#: interactive map; 50 % is an edge, so that "more likely than not" reads off the legend.
+PROBABILITY_EDGES = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0)
+
+
+def _probability_colors() -> list[str]:
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    # Not from the very start of the scale: a white commune would vanish between white borders.
+    cmap = colormaps["Reds"]
+    return [to_hex(cmap(x)) for x in np.linspace(0.1, 0.95, len(PROBABILITY_EDGES) - 1)]
+
+
+def _probability_labels() -> list[str]:
+    e = PROBABILITY_EDGES
+    out = [f"Moins de {fmt_pct(e[1], 0)}"]
+    out += [f"{fmt_dec(100 * a, 0)} à {fmt_pct(b, 0)}" for a, b in zip(e[1:-2], e[2:-1], strict=True)]
+    return [*out, f"{fmt_pct(e[-2], 0)} ou plus"]
+
+
+def probability_class(p) -> np.ndarray:
+    """Index of the class of :data:`PROBABILITY_EDGES` of each probability (-1 where missing).
+
+    Examples
+    --------
+    >>> probability_class([0.0, 0.1, 0.49, 0.5, 1.0, float("nan")]).tolist()
+    [0, 1, 2, 3, 5, -1]
+    """
+    a = np.asarray(p, dtype=np.float64)
+    k = np.searchsorted(np.asarray(PROBABILITY_EDGES[1:-1]), np.clip(a, 0.0, 1.0), side="right")
+    return np.where(np.isnan(a), -1, k).astype(np.int64)
+
+
+def deficit_sentence(year: int | None, draws: int | None = None,
+                     profession: str | Profession = "gp") -> str:
+    """The plain-French reading of a probability of deficit.
+
+    Examples
+    --------
+    >>> deficit_sentence(2032, 1000)
+    'Probabilité, sur 1\u202f000 simulations, que la commune soit sous-dense (APL < 2,5) en 2032'
+    """
+    deficit = zoning_legend(profession)[0]
+    over = f", sur {plural(int(draws), 'simulation')}," if draws else ""
+    when = f" en {int(year)}" if year is not None else ""
+    return (f"Probabilité{over} que la commune soit {deficit.label.lower()} "
+            f"({deficit.range}){when}")
+
+
 def map_forecast_png(
     communes,
     forecast_communes: pd.DataFrame,
@@ -431,6 +522,8 @@ def map_forecast_png(
     title: str | None = None,
     subtitle: str | None = None,
     profession: str | Profession = "gp",
+    scenario: str | None = None,
+    draws: int | None = None,
 ) -> Path:
     """Map of the probability that each commune is in deficit in a forecast year.
 
@@ -444,24 +537,32 @@ def map_forecast_png(
         The PNG file (written atomically).
     year : int, optional
         The year mapped; default the last year of the forecast.
-    title, subtitle : str, optional
-        Title (default names the year) and second line.
+    title : str, optional
+        Default "Risque d'être sous-dense en <year>".
+    subtitle : str, optional
+        Default the plain-French reading of the colours, "Probabilité, sur 1 000
+        simulations, que la commune soit sous-dense (APL < 2,5) en 2032".
     profession : str, path-like or Profession
         Whose zoning (the deficit class and its threshold).
+    scenario : str, optional
+        The scenario's French title, shown under the title ("Scénario : ...").
+    draws : int, optional
+        The number of simulations, named in the subtitle.
 
     Returns
     -------
     pathlib.Path
-        ``path``.
+        ``path``. The PNG's text metadata hold ``apl:year``, ``apl:communes_likely`` and
+        ``apl:population_likely`` (communes with a probability of 50 % or more).
 
     Examples
     --------
-    >>> map_forecast_png(communes, forecast, "out/map_forecast.png")  # doctest: +SKIP
+    >>> map_forecast_png(communes, fc.communes, "out/map_forecast.png",
+    ...                  scenario="Départ à 65 ans", draws=1000)  # doctest: +SKIP
     PosixPath('out/map_forecast.png')
     """
-    from matplotlib import colormaps
     from matplotlib.cm import ScalarMappable
-    from matplotlib.colors import BoundaryNorm
+    from matplotlib.colors import BoundaryNorm, ListedColormap
     from matplotlib.patches import Patch
 
     fc = pd.DataFrame(forecast_communes)
@@ -473,40 +574,140 @@ def map_forecast_png(
     if sel.empty:
         raise ValueError(f"no forecast for year {year}; years are "
                          f"{sorted(fc['year'].unique().tolist())}")
+    prof = as_profession(profession)
     prob = sel.groupby(sel["code_commune"].astype(str))["p_deficit"].mean()
     gdf = _to_l93(communes)
     p = gdf["code_commune"].astype(str).map(prob)
-    bounds = np.linspace(0.0, 1.0, 11)
-    cmap = colormaps["Reds"].resampled(10)
-    norm = BoundaryNorm(bounds, cmap.N)
-    colors = [MISSING[1] if pd.isna(x) else cmap(norm(min(max(float(x), 0.0), 1.0))) for x in p]
-    lay = _Layout(gdf)
+    colors_of = _probability_colors()
+    k = probability_class(p.to_numpy(dtype=np.float64))
+    colors = [MISSING[1] if c < 0 else colors_of[c] for c in k]
+    subtitle = subtitle or deficit_sentence(year, draws, prof)
+    lay = _Layout(gdf, _header_lines(title or "title", scenario, subtitle))
     fig = lay.fig
-    _draw_base(lay.ax, gdf, colors, point_sizes=_point_sizes(population_of(gdf)))
-    cax = lay.side_axes(0.1, 1.75, 0.22, 3.6)
-    bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=cax)
-    bar.set_ticks(bounds[::2])
-    bar.set_ticklabels([f"{int(round(b * 100))} %" for b in bounds[::2]])
-    bar.ax.tick_params(labelsize=9)
-    deficit = zoning_legend(profession)[0]
+    pop = population_of(gdf)
+    _draw_base(lay.ax, gdf, colors, point_sizes=_point_sizes(pop))
+    deficit = zoning_legend(prof)[0]
     fig.text(*lay.at(0.0, 1.1), f"Probabilité d'être {deficit.label.lower()}\n"
-             f"({deficit.range}) en {year}",
-             fontsize=11, fontweight="bold", va="top")
-    n_likely = int((p >= 0.5).sum())
-    pop_likely = float(population_of(gdf)[p >= 0.5].sum())
-    fig.text(*lay.at(0.0, 5.7), f"{n_likely} commune{'s' if n_likely > 1 else ''} à 50 % ou plus\n"
-             f"{fmt_int(pop_likely)} habitants", fontsize=9.5, color="#333333", va="top")
+             f"({deficit.range}) en {year}", fontsize=11, fontweight="bold", va="top")
+    cax = lay.side_axes(0.1, 1.75, 0.22, 3.6)
+    norm = BoundaryNorm(PROBABILITY_EDGES, len(colors_of))
+    bar = fig.colorbar(ScalarMappable(norm=norm, cmap=ListedColormap(colors_of)), cax=cax)
+    bar.set_ticks(PROBABILITY_EDGES)
+    bar.set_ticklabels([fmt_pct(b, 0) for b in PROBABILITY_EDGES])
+    bar.ax.tick_params(labelsize=9)
+    likely = (k >= int(np.searchsorted(PROBABILITY_EDGES, 0.5))) & (k >= 0)
+    n_likely, pop_likely = int(likely.sum()), float(pop[likely].sum())
+    fig.text(*lay.at(0.0, 5.7), f"Probabilité de {fmt_pct(0.5, 0)} ou plus :\n"
+             f"{plural(n_likely, 'commune')}, {fmt_int(pop_likely)} habitants",
+             fontsize=9.5, color="#333333", va="top")
     if p.isna().any():
         fig.legend(handles=[Patch(facecolor=MISSING[1], edgecolor="#888888", label="Sans projection")],
-                   loc="upper left", bbox_to_anchor=lay.at(-0.05, 6.3), frameon=False, fontsize=9)
-    _furniture(lay, title or f"Risque de sous-densité médicale en {year}",
-               subtitle or "Part des tirages de la simulation des départs à la retraite")
-    return _save_png(fig, Path(path))
+                   loc="upper left", bbox_to_anchor=lay.at(-0.05, 6.4), frameon=False, fontsize=9)
+    _furniture(lay, title or f"Risque d'être {deficit.label.lower()} en {year}", subtitle,
+               scenario=scenario)
+    facts = {"year": int(year), "communes_likely": n_likely, "population_likely": round(pop_likely)}
+    if draws:
+        facts["draws"] = int(draws)
+    return _save_png(fig, Path(path), facts)
+
+
+def map_installations_png(
+    communes,
+    installations: pd.DataFrame,
+    path: str | os.PathLike[str],
+    *,
+    column: str = "classe",
+    year: int | None = None,
+    title: str | None = None,
+    subtitle: str | None = None,
+    scenario: str | None = None,
+    profession: str | Profession = "gp",
+) -> Path:
+    """The proposed installation sites, numbered in order, on the zoning classes.
+
+    Parameters
+    ----------
+    communes : geopandas.GeoDataFrame
+        Commune polygons (or points) with ``code_commune``, ``column`` and ``pop_totale``.
+    installations : pandas.DataFrame
+        :func:`scenarios.optimize_installations`: ``rank``, ``code_commune``, ``nom``,
+        ``gps`` and, when known, ``population_lifted``; sites are drawn at their commune.
+    path : path-like
+        The PNG (written atomically).
+    column : str
+        The class column drawn under the sites (``"classe"``: year 0; a forecast's
+        ``"classe_forecast"``: its last year).
+    year : int, optional
+        The planning year, named in the default title.
+    title, subtitle, scenario : str, optional
+    profession : str, path-like or Profession
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``; the PNG's metadata hold ``apl:sites`` and ``apl:population_lifted``.
+    """
+    from matplotlib.patches import Patch
+
+    prof = as_profession(profession)
+    gdf = _to_l93(communes)
+    pop = population_of(gdf)
+    lay = _Layout(gdf, _header_lines(title or "title", subtitle, scenario))
+    legend = zoning_legend(prof)
+    color_of = {e.code: e.color for e in legend}
+    keys = class_keys(gdf[column], prof)
+    # Paler classes, so that the numbered sites stand out.
+    colors = [_blend(color_of[k] if k else MISSING[1], 0.45) for k in keys]
+    _draw_base(lay.ax, gdf, colors, point_sizes=_point_sizes(pop))
+    inst = pd.DataFrame(installations).reset_index(drop=True)
+    at = gdf.set_index("code_commune").geometry.representative_point()
+    lines = []
+    for k, row in inst.iterrows():
+        point = at.get(row["code_commune"])
+        if point is None:
+            continue
+        rank = int(row["rank"]) if "rank" in row else k + 1
+        lay.ax.scatter([point.x], [point.y], s=210, color="#1f4e79", edgecolor="white",
+                       linewidth=1.2, zorder=12)
+        lay.ax.text(point.x, point.y, str(rank), ha="center", va="center", fontsize=7.5,
+                    fontweight="bold", color="white", zorder=13)
+        lifted = row.get("population_lifted")
+        gain = "" if lifted is None or pd.isna(lifted) else f" : {fmt_int(lifted)} hab. sortis"
+        lines.append(f"{rank}. {row.get('nom', row['code_commune'])}{gain}")
+    shown = lines[:18]
+    lay.fig.text(*lay.at(0.08, 1.1), "Sites proposés, dans l'ordre", fontsize=10.5,
+                 fontweight="bold", color="#1a1a1a", va="top")
+    lay.fig.text(*lay.at(0.08, 1.45), "\n".join(_fit(line, 3.7, 8.5) for line in shown),
+                 fontsize=8.5, color="#1a1a1a", va="top", linespacing=1.5)
+    handles = [Patch(facecolor=_blend(e.color, 0.45), edgecolor="#888888", linewidth=0.5,
+                     label=e.long_label) for e in legend]
+    lay.fig.legend(handles=handles, loc="upper left",
+                   bbox_to_anchor=lay.at(0.0, 1.8 + 0.215 * len(shown)), frameon=False,
+                   fontsize=9, title="Zonage sous les sites", title_fontsize=10.5,
+                   alignment="left")
+    gps = inst["gps"].astype(int) if "gps" in inst else pd.Series([1] * len(inst))
+    if (gps == 1).all():
+        default = f"Où installer {plural(len(inst), 'nouveau ' + prof.label_singular, 'nouveaux ' + prof.label)}"
+    else:
+        default = f"Où installer {plural(len(inst), 'site')} de {prof.label}"
+    _furniture(lay, title or _in_year(default, year), subtitle, scenario=scenario)
+    lifted = inst["population_lifted"].sum() if "population_lifted" in inst else float("nan")
+    return _save_png(lay.fig, Path(path), {"sites": len(inst),
+                                          "population_lifted": round(float(lifted))
+                                          if np.isfinite(lifted) else ""})
+
+
+def _blend(color: str, weight: float) -> str:
+    """``color`` mixed with white (``weight`` of the colour)."""
+    from matplotlib.colors import to_hex, to_rgb
+
+    r, g, b = to_rgb(color)
+    return to_hex((1 - weight + weight * r, 1 - weight + weight * g, 1 - weight + weight * b))
 
 
 def map_zones_png(communes, zones, zone_of, path: str | os.PathLike[str], *,
                   title: str | None = None, subtitle: str | None = None,
-                  profession: str | Profession = "gp") -> Path:
+                  profession: str | Profession = "gp", year: int | None = None) -> Path:
     """Map of the zones (EPCI, territoires de vie-santé...) coloured by their zoning class.
 
     Parameters
@@ -520,12 +721,18 @@ def map_zones_png(communes, zones, zone_of, path: str | os.PathLike[str], *,
         ``code_commune`` → ``zone`` (communes in no zone are drawn grey).
     path : path-like
         The PNG file (written atomically).
-    title, subtitle : str, optional
+    title : str, optional
+        Default "Zones : accessibilité aux <profession> en <year>".
+    subtitle : str, optional
+        A second line (region, source).
     profession : str, path-like or Profession
+    year : int, optional
+        The year of the values, named in the default title.
 
     Returns
     -------
     pathlib.Path
+        ``path``; the PNG's text metadata hold ``apl:zones_<class code>``.
     """
     from matplotlib.patches import Patch
 
@@ -538,21 +745,23 @@ def map_zones_png(communes, zones, zone_of, path: str | os.PathLike[str], *,
     classe = pd.Series(zones["classe"].to_numpy(), index=zones["zone"].astype(str).to_numpy())
     keys = gdf["zone"].map(lambda z: None if pd.isna(z) else classe.get(str(z)))
     colors = [color_of.get(k, MISSING[1]) if k is not None else MISSING[1] for k in keys]
-    lay = _Layout(gdf)
+    lay = _Layout(gdf, _header_lines(title or "title", subtitle))
     _draw_base(lay.ax, gdf.drop(columns=["departement"], errors="ignore"), colors)
+    polygons = not set(gdf.geometry.geom_type.dropna()) <= {"Point", "MultiPoint"}
     try:
-        borders = gdf[gdf["zone"].notna()][["zone", gdf.geometry.name]].dissolve("zone")
-        borders.boundary.plot(ax=lay.ax, color="#333333", linewidth=1.1, zorder=3)
+        if polygons:  # communes given as points have no borders to draw
+            borders = gdf[gdf["zone"].notna()][["zone", gdf.geometry.name]].dissolve("zone")
+            borders.boundary.plot(ax=lay.ax, color="#333333", linewidth=1.1, zorder=3)
     except Exception:  # a topology error must not cost the whole map
         pass
-    facts = {}
+    facts = {} if year is None else {"year": int(year)}
     handles = []
     for entry in legend:
         sel = zones["classe"] == entry.code
-        facts[f"zones_{entry.code}"] = int(sel.sum())
         n = int(sel.sum())
+        facts[f"zones_{entry.code}"] = n
         handles.append(Patch(facecolor=entry.color, edgecolor="#888888", linewidth=0.5,
-                             label=f"{entry.long_label}\n{n} zone{'s' if n > 1 else ''} · "
+                             label=f"{entry.long_label}\n{plural(n, 'zone')} · "
                                    f"{fmt_int(zones.loc[sel, 'pop_totale'].sum())} hab."))
     lay.fig.legend(handles=handles, loc="upper left", bbox_to_anchor=lay.at(0.0, 1.1),
                    frameon=False, fontsize=9.5, title="APL de la zone", title_fontsize=11,
@@ -561,15 +770,35 @@ def map_zones_png(communes, zones, zone_of, path: str | os.PathLike[str], *,
                  _wrap("APL d'une zone : moyenne de l'APL de ses communes pondérée par la "
                        "population standardisée (règle DREES)", 42),
                  fontsize=8.5, color="#555555", va="top")
-    _furniture(lay, title or f"Zones : accessibilité aux {prof.label}", subtitle)
+    _furniture(lay, title or _in_year(f"Zones : accessibilité aux {prof.label}", year), subtitle)
     return _save_png(lay.fig, Path(path), facts)
 
 
 # --------------------------------------------------------------------------- interactive map
+#: OpenStreetMap's standard tiles: the only request map.html makes, from the viewer's browser
+#: and only when it is online (https://operations.osmfoundation.org/policies/tiles/).
+OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+
+#: The attribution OpenStreetMap asks for next to its tiles (HTML, shown by Leaflet).
+OSM_TILES_ATTRIBUTION = ('© <a href="https://www.openstreetmap.org/copyright">'
+                         "OpenStreetMap contributors</a>")
+
+#: Colours of the year-of-crossing classes: already under, soon ... late, never.
+_CROSSING_COLORS = ("#67000d", "#cb181d", "#fb6a4a", "#fcae91", "#fee5d9")
+_NEVER_COLOR = "#d1e5f0"
+
+#: Colours of the isochrone bands, shortest first (light blues: they lie over the classes).
+_ISOCHRONE_COLORS = ("#2171b5", "#6baed6", "#9ecae1", "#c6dbef", "#deebf7")
+
+_KINDS = {"prevue": "planned", "planned": "planned", "proposee": "proposed", "proposed": "proposed"}
+
+
 @functools.lru_cache(maxsize=1)
-def _leaflet_assets() -> tuple[str, str]:
-    """Leaflet's JS and CSS (images inlined), from the copy vendored in the package."""
-    static = resources.files("engine").joinpath("assets", "leaflet")
+def _assets() -> tuple[str, str, str]:
+    """Leaflet's JS and CSS (images inlined), from the copy vendored in the package, and the
+    page's own script."""
+    assets = resources.files("engine").joinpath("assets")
+    static = assets.joinpath("leaflet")
     js = static.joinpath("leaflet.js").read_text(encoding="utf-8")
     css = static.joinpath("leaflet.css").read_text(encoding="utf-8")
 
@@ -583,61 +812,441 @@ def _leaflet_assets() -> tuple[str, str]:
     css = re.sub(r"url\((images/[\w.-]+\.png)\)", inline, css)
     # The source-map comment would make DevTools request a file that is not there.
     js = re.sub(r"//# sourceMappingURL=\S+", "", js)
-    return js, css
+    app = assets.joinpath("apl_map.js").read_text(encoding="utf-8")
+    return js, css, app
 
 
-def _tooltip_frame(communes, prof: Profession) -> pd.DataFrame:
-    pop = population_of(communes)
-    frame = pd.DataFrame({
-        "nom": communes["nom"].astype(str) if "nom" in communes else communes["code_commune"].astype(str),
-        "code": communes["code_commune"].astype(str) if "code_commune" in communes else "",
-        "apl_txt": communes["apl"].map(fmt_dec) if "apl" in communes else "–",
-        "apl_u65_txt": communes["apl_u65"].map(fmt_dec) if "apl_u65" in communes else "–",
-        "pop_txt": pop.map(fmt_int),
-    }, index=communes.index)
-    keys = (class_keys(communes["classe"], prof) if "classe" in communes
-            else pd.Series(None, index=communes.index))
-    legend = {e.code: e for e in zoning_legend(prof)}
-    frame["classe_txt"] = [legend[k].long_label if k else MISSING[0] for k in keys]
-    frame["fill"] = [legend[k].color if k else MISSING[1] for k in keys]
-    return frame
+def _script_json(obj) -> str:
+    """``obj`` as JSON that is safe inside a ``<script>`` element: ``<``, ``>`` and ``&``
+    escaped (so no ``</script>`` nor ``<!--`` can appear), NaN refused."""
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    for char in ("&", "<", ">", "\u2028", "\u2029"):
+        text = text.replace(char, f"\\u{ord(char):04x}")
+    return text
+
+
+def _text(value) -> str | None:
+    """A user-supplied value as plain text (None when missing); the page shows it as text."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    return str(value)
+
+
+def _number(frame, column: str) -> pd.Series | None:
+    if column not in frame.columns:
+        return None
+    return pd.to_numeric(frame[column], errors="coerce")
 
 
 def _light_geometry(geoms, tolerance: float):
-    """Simplified geometries rounded to ~1 m: the map file stays small, the look unchanged."""
-    return geoms.simplify(tolerance, preserve_topology=True).set_precision(1e-5)
+    """Simplified geometries with coordinates rounded to 1e-5° (~1 m): a small file, the same
+    look."""
+    import shapely
+
+    simple = geoms.simplify(tolerance, preserve_topology=True)
+    return simple.apply(lambda g: None if g is None else
+                        shapely.transform(g, lambda xy: np.round(xy, 5)))
 
 
-def _legend_html(communes, prof: Profession) -> str:
-    keys = class_keys(communes["classe"], prof) if "classe" in communes else pd.Series(dtype=object)
-    pop = population_of(communes)
-    rows = []
-    for entry in zoning_legend(prof):
-        p = float(pop[keys == entry.code].sum()) if len(keys) else 0.0
-        rows.append(f'<div class="apl-legend-row"><span class="apl-swatch" '
-                    f'style="background:{entry.color}"></span>{html.escape(entry.long_label)}'
-                    f'<span class="apl-legend-pop">{fmt_int(p)} hab.</span></div>')
-    if len(keys) and keys.isna().any():
-        rows.append(f'<div class="apl-legend-row"><span class="apl-swatch" style="background:{MISSING[1]}">'
-                    f'</span>{MISSING[0]}</div>')
-    return "".join(rows)
+def _features(geoms, props: list[dict]) -> dict:
+    """A GeoJSON FeatureCollection of ``geoms`` (EPSG:4326) with ``props``."""
+    feats = []
+    for geom, prop in zip(geoms, props, strict=True):
+        if geom is None or geom.is_empty:
+            continue
+        feats.append({"type": "Feature", "geometry": geom.__geo_interface__, "properties": prop})
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def _tip(header: str, rows: list[tuple[str, str | None]]) -> dict:
+    return {"h": header, "r": [[label, value] for label, value in rows if value is not None]}
+
+
+def _apl_with_class(value, key, legend: dict) -> str | None:
+    if pd.isna(value):
+        return None
+    return fmt_dec(value) + (f" · {legend[key].label}" if key in legend else "")
+
+
+def _class_theme(name: str, title: str, note: str, keys: pd.Series, pop: pd.Series,
+                 legend: list[LegendEntry], missing: str) -> dict:
+    """A choropleth theme of zoning classes: legend rows and each commune's row index."""
+    rows = [{"color": e.color, "label": e.long_label,
+             "value": f"{fmt_int(pop[keys == e.code].sum())} hab."} for e in legend]
+    index = {e.code: i for i, e in enumerate(legend)}
+    k = [index.get(v, -1) if v is not None else -1 for v in keys]
+    return _theme(name, title, note, rows, k, pop, missing)
+
+
+def _theme(name, title, note, rows, k, pop, missing: str) -> dict:
+    k = [int(x) for x in k]
+    if any(x < 0 for x in k):
+        lost = float(pop[np.asarray(k) < 0].sum())
+        rows = [*rows, {"color": MISSING[1], "label": missing, "value": f"{fmt_int(lost)} hab."}]
+        k = [len(rows) - 1 if x < 0 else x for x in k]
+    return {"name": name, "title": title, "note": note, "rows": rows, "k": k}
+
+
+def _crossing_groups(year0: int, final: int) -> list[tuple[int, int]]:
+    """Year groups after ``year0`` of growing length (2, 3, 5, 10 years...) up to ``final``."""
+    groups, start = [], year0 + 1
+    for length in (2, 3, 5, 10, 20, 40):
+        if start > final:
+            break
+        end = min(start + length - 1, final)
+        groups.append((start, end))
+        start = end + 1
+    if start <= final:
+        groups.append((start, final))
+    return groups
+
+
+def _crossing_theme(annee: pd.Series, pop: pd.Series, year0: int, final: int, threshold: str,
+                    has_forecast: pd.Series) -> dict:
+    """Communes by the first year their median APL is under the threshold: already in year 0,
+    then groups of years, then not within the forecast."""
+    groups = _crossing_groups(year0, final)
+    labels = [f"Déjà sous le seuil en {year0}"] + [str(a) if a == b else f"{a} à {b}"
+                                                    for a, b in groups]
+    colors = [_CROSSING_COLORS[min(i, len(_CROSSING_COLORS) - 1)] for i in range(len(labels))]
+    never = len(labels)
+
+    def index(y, has) -> int:
+        if not has:
+            return -1
+        if pd.isna(y) or y > final:
+            return never
+        if y <= year0:
+            return 0
+        return next(i + 1 for i, (a, b) in enumerate(groups) if a <= y <= b)
+
+    k = np.array([index(y, has) for y, has in zip(annee, has_forecast, strict=True)], dtype=int)
+    rows = [{"color": c, "label": label, "value": f"{fmt_int(pop[k == i].sum())} hab."}
+            for i, (c, label) in enumerate(zip(colors, labels, strict=True))]
+    rows.append({"color": _NEVER_COLOR, "label": f"Pas d'ici {final}",
+                 "value": f"{fmt_int(pop[k == never].sum())} hab."})
+    return _theme("Année de passage sous le seuil", f"Année de passage sous {threshold}",
+                  "Première année où l'APL médiane des simulations passe sous le seuil.",
+                  rows, k, pop, "Sans projection")
+
+
+def _commune_layer(gdf, prof: Profession, *, year, final_year, draws, scenario,
+                   zone_text: pd.Series | None):
+    """The communes' GeoJSON (tooltips) and the choropleth themes drawn from it."""
+    from engine.apl import class_index
+
+    legend = zoning_legend(prof)
+    by_code = {e.code: e for e in legend}
+    deficit = legend[0]
+    codes = [e.code for e in legend]
+    pop = population_of(gdf).reset_index(drop=True)
+    frame = gdf.reset_index(drop=True)
+    names = (frame["nom"] if "nom" in frame else frame["code_commune"]).map(_text)
+    code = frame["code_commune"].map(_text) if "code_commune" in frame else pd.Series([None] * len(frame))
+    today = (class_keys(frame["classe"], prof) if "classe" in frame
+             else pd.Series([None] * len(frame), dtype=object))
+    apl = _number(frame, "apl")
+    model = _number(frame, "apl_modele")
+    young = _number(frame, "apl_u65")
+    gps = _number(frame, "practitioners")
+    median = _number(frame, "apl_forecast")
+    p10, p90 = _number(frame, "apl_forecast_p10"), _number(frame, "apl_forecast_p90")
+    prob = _number(frame, "p_deficit_forecast")
+    annee = _number(frame, "annee_deficit")
+    if median is not None:
+        known = median.notna().to_numpy()
+        idx = np.full(len(frame), -1)
+        idx[known] = class_index(median[known].to_numpy(), profession=prof)
+        projected = pd.Series([codes[i] if i >= 0 else None for i in idx], dtype=object)
+    fy = final_year
+    in_fy = f" en {fy}" if fy is not None else " en fin de projection"
+    fy_name = f" {fy}" if fy is not None else " (fin de projection)"
+    y0 = f" {year}" if year is not None else ""
+    threshold = fmt_threshold(prof.zoning.deficit_threshold)
+    if annee is not None:
+        # Without the years given, the span the crossing years themselves show.
+        seen = annee.dropna()
+        year0 = int(year) if year is not None else int(seen.min()) if len(seen) else 0
+        last = int(fy) if fy is not None else int(seen.max()) if len(seen) else year0
+
+    props = []
+    for i in range(len(frame)):
+        header = names[i] or code[i] or "?"
+        if code[i] and names[i]:
+            header = f"{names[i]} ({code[i]})"
+        rows = [("Population", f"{fmt_int(pop[i])} hab.")]
+        if apl is not None:
+            rows.append((f"APL{y0}", _apl_with_class(apl[i], today[i], by_code) or "–"))
+        if model is not None:
+            rows.append(("APL recalculé (modèle)", None if pd.isna(model[i]) else fmt_dec(model[i])))
+        if young is not None and prof.variant_max_age is not None:
+            rows.append((f"APL ({_younger(prof)})", None if pd.isna(young[i]) else fmt_dec(young[i])))
+        if gps is not None:
+            rows.append((prof.label.capitalize(), None if pd.isna(gps[i]) else fmt_int(gps[i])))
+        if median is not None:
+            rows.append((f"APL médian{in_fy}", _apl_with_class(median[i], projected[i], by_code)))
+            if p10 is not None and p90 is not None and not (pd.isna(p10[i]) or pd.isna(p90[i])):
+                rows.append((f"{fmt_pct(0.8, 0)} des simulations",
+                             f"entre {fmt_dec(p10[i])} et {fmt_dec(p90[i])}"))
+        if prob is not None and not pd.isna(prob[i]):
+            rows.append((f"Probabilité d'être {deficit.label.lower()}{in_fy}", fmt_pct(prob[i], 0)))
+        if annee is not None and (median is None or not pd.isna(median[i])):
+            if pd.isna(annee[i]) or annee[i] > last:
+                when = f"pas d'ici {last}"
+            elif annee[i] <= year0:
+                when = f"déjà sous le seuil en {year0}"
+            else:
+                when = str(int(annee[i]))
+            rows.append((f"Passage sous {threshold}", when))
+        if zone_text is not None:
+            rows.append(("Territoire", zone_text.iloc[i]))
+        props.append({"t": _tip(header, rows)})
+
+    today_name = f"Zonage officiel{y0}" if "apl_officiel" in frame else f"Zonage{y0}"
+    themes = [_class_theme(today_name, today_name, f"APL : {prof.unit}.", today, pop, legend,
+                           MISSING[0])]
+    about = f" du scénario « {scenario} »" if scenario else ""
+    if median is not None:
+        n_sim = f"des {fmt_int(draws)} simulations" if draws else "des simulations"
+        themes.append(_class_theme(f"Zonage projeté{fy_name}", f"Zonage projeté{in_fy}",
+                                   f"Classe de l'APL médiane {n_sim}{about}.",
+                                   projected, pop, legend, "Sans projection"))
+    if prob is not None:
+        k = probability_class(prob.to_numpy(dtype=np.float64))
+        colors = _probability_colors()
+        rows = [{"color": c, "label": label, "value": f"{fmt_int(pop[k == j].sum())} hab."}
+                for j, (c, label) in enumerate(zip(colors, _probability_labels(), strict=True))]
+        themes.append(_theme(f"Probabilité de déficit{fy_name}",
+                             f"Probabilité d'être {deficit.label.lower()}{in_fy}",
+                             deficit_sentence(fy, draws, prof) + about + ".",
+                             rows, k, pop, "Sans projection"))
+    if annee is not None:
+        has = median.notna() if median is not None else pd.Series([True] * len(frame))
+        themes.append(_crossing_theme(annee, pop, year0, last, threshold, has))
+    for th in themes:
+        for prop, k in zip(props, th["k"], strict=True):
+            prop.setdefault("k", []).append(k)
+        del th["k"]
+    return props, themes
+
+
+def _zone_layer(gdf, zones: pd.DataFrame, zone_of: pd.DataFrame, prof: Profession, *,
+                year, tolerance: float):
+    """Zone outlines (commune polygons dissolved by zone) with their tooltips, and the line
+    each commune's tooltip gives about its zone."""
+    import geopandas as gpd
+
+    for col in ("code_commune", "zone"):
+        if col not in zone_of.columns:
+            raise InputError(f"zone_of has no column {col!r} (it maps code_commune to zone)",
+                             column=col)
+    if "zone" not in zones.columns:
+        raise InputError("zones has no column 'zone' (see engine.apl.zone_table)", column="zone")
+    legend = {e.code: e for e in zoning_legend(prof)}
+    deficit = zoning_legend(prof)[0]
+    zone_of_commune = zone_of.assign(code_commune=zone_of["code_commune"].astype(str),
+                                     zone=zone_of["zone"].astype(str))
+    zone_of_commune = zone_of_commune.drop_duplicates("code_commune").set_index("code_commune")["zone"]
+    table = zones.assign(zone=zones["zone"].astype(str)).drop_duplicates("zone").set_index("zone")
+    y0 = f" {year}" if year is not None else ""
+
+    def name(z: str) -> str:
+        if "zone_nom" in table and z in table.index and _text(table.at[z, "zone_nom"]):
+            return _text(table.at[z, "zone_nom"])
+        return z
+
+    def apl_text(z: str) -> str | None:
+        if z not in table.index or "apl" not in table or pd.isna(table.at[z, "apl"]):
+            return None
+        key = class_key(table.at[z, "classe"], prof) if "classe" in table else None
+        return _apl_with_class(table.at[z, "apl"], key, legend)
+
+    zone = gdf["code_commune"].astype(str).map(zone_of_commune)
+    commune_line = pd.Series([None if pd.isna(z) else
+                              name(z) + (f" · APL {apl_text(z)}" if apl_text(z) else "")
+                              for z in zone], index=gdf.index, dtype=object)
+    polys = gdf[zone.notna().to_numpy()]
+    if polys.empty or set(polys.geometry.geom_type.dropna()) <= {"Point", "MultiPoint"}:
+        return None, commune_line
+    try:
+        dissolved = gpd.GeoDataFrame({"zone": zone[zone.notna()].to_numpy()},
+                                     geometry=polys.geometry.to_numpy(), crs=gdf.crs)
+        dissolved = dissolved.dissolve("zone").reset_index()
+    except Exception:  # a topology error must not cost the whole map
+        return None, commune_line
+    props = []
+    for z in dissolved["zone"]:
+        row = table.loc[z] if z in table.index else pd.Series(dtype=object)
+        pop = row.get("pop_totale")
+        rows = [("Code", z), (f"APL{y0}", apl_text(z)),
+                ("Population", None if pop is None or pd.isna(pop) else f"{fmt_int(pop)} hab.")]
+        if "communes" in row and not pd.isna(row["communes"]):
+            rows.append(("Communes", fmt_int(row["communes"])))
+        pd_def = row.get("pop_deficit")
+        if pd_def is not None and not pd.isna(pd_def):
+            share = f" ({fmt_pct(pd_def / pop)})" if pop else ""
+            rows.append((f"Habitants en commune {deficit.label.lower()}", f"{fmt_int(pd_def)} hab.{share}"))
+        props.append({"t": _tip(name(z), rows)})
+    return _features(_light_geometry(dissolved.geometry, tolerance), props), commune_line
+
+
+def _practitioner_layer(points: pd.DataFrame, gdf, prof: Profession) -> list[dict]:
+    pts = pd.DataFrame(points).copy()
+    for col in ("lon", "lat"):
+        if col not in pts.columns:
+            raise InputError(f"practitioners_points has no column {col!r}", column=col)
+        pts[col] = pd.to_numeric(pts[col], errors="coerce")
+    pts = pts.dropna(subset=["lon", "lat"])
+    if pts.empty:
+        return []
+    names = {}
+    if "code_commune" in pts and "code_commune" in gdf and "nom" in gdf:
+        names = dict(zip(gdf["code_commune"].astype(str), gdf["nom"].map(_text), strict=False))
+    keys = ["lon", "lat"] + (["code_commune"] if "code_commune" in pts else [])
+    pts["_label"] = pts["label"].map(_text) if "label" in pts else None
+    out = []
+    for key, group in pts.groupby(keys, dropna=False, sort=True):
+        lon, lat = float(key[0]), float(key[1])
+        n = len(group)
+        where = names.get(str(key[2])) if len(key) > 2 else None
+        header = f"{fmt_int(n)} {prof.label if n > 1 else prof.label_singular}"
+        if where:
+            header += f" · {where}"
+        labels = [x for x in group["_label"] if x]
+        rows = [("", "; ".join(labels[:10]) + (" …" if len(labels) > 10 else ""))] if labels else []
+        out.append({"lat": round(lat, 6), "lon": round(lon, 6), "n": n, "t": _tip(header, rows)})
+    return out
+
+
+def _installation_layer(installations: pd.DataFrame, prof: Profession) -> dict[str, list[dict]]:
+    inst = pd.DataFrame(installations)
+    for col in ("lon", "lat", "kind"):
+        if col not in inst.columns:
+            raise InputError(f"installations need a column {col!r} (lon, lat, kind = "
+                             "'prévue' or 'proposée'; optional label, gps, year, nom, "
+                             "code_commune, rank, population_lifted)", column=col)
+    out: dict[str, list[dict]] = {"planned": [], "proposed": []}
+    lon = pd.to_numeric(inst["lon"], errors="coerce").to_numpy(dtype=np.float64)
+    lat = pd.to_numeric(inst["lat"], errors="coerce").to_numpy(dtype=np.float64)
+    for pos, (i, row) in enumerate(inst.iterrows()):
+        kind = _KINDS.get(_normal(row["kind"]).replace("-", ""))
+        if kind is None:
+            raise InputError(f"installation kind {row['kind']!r} is neither 'prévue' nor "
+                             "'proposée'", column="kind", row=i)
+        if np.isnan(lon[pos]) or np.isnan(lat[pos]):
+            continue
+        gps = int(row["gps"]) if "gps" in row and not pd.isna(row["gps"]) else 1
+        nom, code = _text(row.get("nom")), _text(row.get("code_commune"))
+        where = f"{nom} ({code})" if nom and code else nom or code
+        label = _text(row.get("label"))
+        who = f"{fmt_int(gps)} {prof.label if gps > 1 else prof.label_singular}"
+        header = label or (f"{who} à {nom}" if nom else who)
+        year = row.get("year")
+        rank = row.get("rank")
+        lifted = row.get("population_lifted")
+        rows = [("", "Installation prévue par le scénario" if kind == "planned" else
+                 "Proposée par l'optimiseur" + (f" (n° {fmt_int(rank)})"
+                                                if rank is not None and not pd.isna(rank) else "")),
+                ("Commune", where),
+                ("Année", None if year is None or pd.isna(year) else str(int(year))),
+                (prof.label.capitalize(), fmt_int(gps))]
+        if lifted is not None and not pd.isna(lifted):
+            rows.append(("Habitants sortis de la sous-densité", f"{fmt_int(lifted)} hab."))
+        out[kind].append({"lat": round(float(lat[pos]), 6), "lon": round(float(lon[pos]), 6),
+                          "badge": f"+{gps}", "t": _tip(header, rows)})
+    return out
+
+
+def _isochrone_layer(isochrones, tolerance: float) -> list[dict]:
+    """One light polygon per travel-time band (the bands dissolved), longest first."""
+    import geopandas as gpd
+
+    iso = isochrones[isochrones.geometry.notna() & ~isochrones.geometry.is_empty]
+    if iso.empty:
+        return []
+    if iso.crs is not None:
+        iso = iso.to_crs("EPSG:4326")
+    minutes = pd.to_numeric(iso["minutes"], errors="coerce")
+    bands = sorted(minutes.dropna().unique())
+    out = []
+    for i, m in enumerate(bands):
+        shape = gpd.GeoSeries(iso.geometry[minutes == m].to_numpy(), crs="EPSG:4326").union_all()
+        geom = _light_geometry(gpd.GeoSeries([shape], crs="EPSG:4326"), tolerance)
+        out.append({"minutes": fmt_dec(m, 0), "color": _ISOCHRONE_COLORS[min(i, len(_ISOCHRONE_COLORS) - 1)],
+                    "geojson": _features(geom, [{}])})
+    return out[::-1]
 
 
 _MAP_CSS = """
+html, body, #apl-map { height: 100%; margin: 0; }
 .leaflet-container { background: #eaf1f6; font: 13px/1.4 "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
+.apl-basemap-on .leaflet-aplCommunes-pane path { fill-opacity: 0.55; }
 .apl-panel { position: fixed; z-index: 1000; background: rgba(255,255,255,0.95); border-radius: 6px;
-  box-shadow: 0 1px 5px rgba(0,0,0,0.3); padding: 10px 14px; font: 13px/1.4 "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; color: #222; }
-#apl-title { top: 10px; left: 60px; max-width: 420px; }
+  box-shadow: 0 1px 5px rgba(0,0,0,0.3); padding: 10px 14px; color: #222;
+  font: 13px/1.4 "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
+#apl-title { top: 10px; left: 60px; max-width: 460px; }
 #apl-title h1 { font-size: 16px; margin: 0 0 2px; }
 #apl-title p { margin: 0; color: #555; font-size: 12px; }
-#apl-legend { bottom: 44px; left: 10px; }
+#apl-title p.apl-scenario { color: #222; font-size: 13px; }
+#apl-legend { bottom: 30px; left: 10px; max-width: 340px; max-height: 60vh; overflow-y: auto; }
 #apl-legend h2 { font-size: 13px; margin: 0 0 6px; }
+#apl-legend p.apl-note { margin: 6px 0 0; color: #555; font-size: 11.5px; }
+#apl-legend hr { border: 0; border-top: 1px solid #ddd; margin: 8px 0 6px; }
 .apl-legend-row { display: flex; align-items: center; gap: 8px; margin: 3px 0; }
-.apl-legend-pop { margin-left: auto; padding-left: 12px; color: #555; font-variant-numeric: tabular-nums; }
-.apl-swatch { display: inline-block; width: 16px; height: 12px; border: 1px solid #888; }
-.apl-dot { display: inline-block; width: 10px; height: 10px; border-radius: 50%; background: #1f4e79; border: 1px solid #fff; margin: 0 3px; }
-.leaflet-tooltip table td { padding: 1px 6px 1px 0; }
+.apl-legend-pop { margin-left: auto; padding-left: 12px; color: #555; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.apl-swatch { display: inline-block; flex: none; width: 16px; height: 12px; border: 1px solid #888; }
+.apl-line { display: inline-block; flex: none; width: 16px; height: 0; border-top: 2px solid #1a1a1a; }
+.apl-dot { display: inline-block; flex: none; width: 10px; height: 10px; border-radius: 50%; background: #1f4e79; border: 1px solid #fff; margin: 0 3px; }
+.apl-badge { display: flex; align-items: center; justify-content: center; box-sizing: border-box;
+  width: 26px; height: 20px; border: 2px solid #fff; border-radius: 4px; color: #fff;
+  font: bold 11px/1 "Segoe UI", Roboto, Arial, sans-serif; box-shadow: 0 1px 3px rgba(0,0,0,0.5); }
+.apl-badge-planned { background: #6a3d9a; }
+.apl-badge-proposed { background: #1a9850; border-radius: 10px; }
+.apl-legend-row .apl-badge { width: 22px; height: 16px; font-size: 9px; box-shadow: none; }
+.leaflet-control-layers-list h3 { font-size: 12px; margin: 0 0 4px; color: #555; text-transform: uppercase; letter-spacing: 0.04em; }
+.leaflet-tooltip.apl-tooltip { white-space: normal; max-width: 480px; }
+.apl-tip-h { font-weight: bold; margin-bottom: 2px; }
+.apl-tip table { border-collapse: collapse; }
+.apl-tip th { text-align: left; font-weight: normal; color: #555; padding: 1px 8px 1px 0; white-space: nowrap; vertical-align: top; }
+.apl-tip td { padding: 1px 0; font-variant-numeric: tabular-nums; min-width: 120px; max-width: 230px; }
 """
+
+_PAGE = """<!DOCTYPE html>
+<html lang="fr">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="@CSP@">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>@TITLE@</title>
+<style>@LEAFLET_CSS@</style>
+<style>@MAP_CSS@</style>
+</head>
+<body>
+<div id="apl-map"></div>
+<div id="apl-title" class="apl-panel"></div>
+<div id="apl-legend" class="apl-panel"></div>
+<script type="application/json" id="apl-map-data">@DATA@</script>
+<script>@LEAFLET_JS@</script>
+<script>@APP_JS@</script>
+</body>
+</html>
+"""
+
+
+def _csp(scripts: list[str], tiles: str | None) -> str:
+    """A Content-Security-Policy allowing these inline scripts only (by hash), inline styles
+    (Leaflet positions everything with them), data: images and the tile server."""
+    import hashlib
+    from urllib.parse import urlsplit
+
+    hashes = " ".join("'sha256-" + base64.b64encode(hashlib.sha256(s.encode("utf-8")).digest())
+                      .decode("ascii") + "'" for s in scripts)
+    img = "data:"
+    if tiles:
+        parts = urlsplit(tiles)
+        img += f" {parts.scheme}://{parts.netloc}" if parts.netloc else f" {parts.scheme}:"
+    return (f"default-src 'none'; script-src {hashes}; style-src 'unsafe-inline'; "
+            f"img-src {img}; base-uri 'none'; form-action 'none'")
 
 
 def map_html(
@@ -650,163 +1259,148 @@ def map_html(
     subtitle: str | None = None,
     simplify_tolerance: float = 0.0008,
     profession: str | Profession = "gp",
+    year: int | None = None,
+    forecast_year: int | None = None,
+    scenario: str | None = None,
+    draws: int | None = None,
+    installations: pd.DataFrame | None = None,
+    zones: pd.DataFrame | None = None,
+    zone_of: pd.DataFrame | None = None,
+    show_isochrones: bool = False,
+    tiles: str | None = OSM_TILES,
+    tiles_attribution: str = OSM_TILES_ATTRIBUTION,
 ) -> Path:
-    """Interactive map in one offline HTML file: zoning classes, GPs and isochrones.
+    """Interactive map in one HTML file that opens offline: classes today and projected,
+    probability and year of deficit, installations, zones, practitioners, isochrones.
 
-    A Leaflet map (built with folium) with the commune choropleth in the class colours and
-    a tooltip per commune (name, APL, APL of GPs ≤ 65, population, class), GP locations as
-    circles sized by the number of GPs at each point, optional isochrones, a layer control,
-    a legend and the OpenStreetMap / INSEE / DREES attribution. There is no tile basemap,
-    and Leaflet is embedded, so the file opens with no network access (see module notes).
+    A Leaflet map with two layer controls. *Carte affichée* switches between the commune
+    choropleths (one at a time): "Zonage officiel <year>" (today's classes, shown first),
+    and when the table has the forecast columns "Zonage projeté <final year>" (class of the
+    median APL), "Probabilité de déficit <final year>" and "Année de passage sous le seuil".
+    *Fond et repères* holds the OpenStreetMap basemap (or none) and the overlays:
+    "Territoires" (zone outlines), practitioners, "Installations prévues" (the scenario's),
+    "Installations proposées" (the optimizer's), "Isochrones" (one light polygon per band).
+    Each commune's tooltip gives its key figures in French. The legend follows the
+    choropleth shown.
+
+    The basemap is the only request the page makes: offline its tiles fail silently and the
+    commune polygons are the base, as before. Every user-supplied string (commune, zone,
+    installation and practitioner names, titles) is shown as text, never parsed as HTML.
 
     Parameters
     ----------
     communes : geopandas.GeoDataFrame
-        Communes with ``code_commune``, ``nom``, ``apl``, ``apl_u65``, ``pop_totale``,
-        ``classe``; polygons or points.
+        :func:`engine.tables.commune_table` (optionally :func:`engine.tables.with_forecast`):
+        ``code_commune``, ``nom``, ``pop_totale``, ``apl``, ``classe`` and, where present,
+        ``apl_modele``, ``apl_u65``, ``practitioners``, ``apl_forecast``,
+        ``apl_forecast_p10``, ``apl_forecast_p90``, ``p_deficit_forecast``,
+        ``annee_deficit``; polygons or points.
     path : str or os.PathLike
         The HTML file (written atomically).
     practitioners_points : pandas.DataFrame, optional
-        One row per GP with ``lon``, ``lat`` (and ``code_commune``); GPs at the same point
-        are drawn as one circle.
+        One row per practitioner with ``lon``, ``lat`` (and ``code_commune``, optional
+        ``label``); practitioners at the same point are drawn as one circle.
     isochrones : geopandas.GeoDataFrame, optional
-        ``source``, ``minutes`` and polygons (EPSG:4326); rows without geometry are skipped.
+        ``minutes`` and polygons; the polygons of a band are dissolved into one.
     title, subtitle : str, optional
-        Shown in a panel at the top left.
+        Shown in a panel at the top left (default title: "Accessibilité aux <profession>
+        (APL)"; with a scenario, the panel also says "Scénario : <scenario>").
     simplify_tolerance : float
         Polygon simplification in degrees (default ~80 m) to keep the file small.
     profession : str, path-like or Profession
         Whose zoning classes and labels.
+    year : int, optional
+        The data year (today), named in the layers, legend and tooltips.
+    forecast_year : int, optional
+        The last forecast year, which the forecast columns describe.
+    scenario : str, optional
+        The scenario's French title.
+    draws : int, optional
+        The number of simulations behind the forecast columns.
+    installations : pandas.DataFrame, optional
+        One row per installation: ``lon``, ``lat``, ``kind`` (``"prévue"``: the scenario's,
+        ``"proposée"``: the optimizer's) and optionally ``label``, ``gps``, ``year``,
+        ``nom``, ``code_commune``, ``rank``, ``population_lifted``.
+    zones : pandas.DataFrame, optional
+        :func:`engine.apl.zone_table` (``zone``, ``zone_nom``, ``apl``, ``classe``,
+        ``pop_totale``, ``pop_deficit``); needs ``zone_of``.
+    zone_of : pandas.DataFrame, optional
+        ``code_commune`` → ``zone``: the commune polygons are dissolved into zone outlines.
+    show_isochrones : bool
+        Whether the isochrones are shown when the map opens (default off: they hide the
+        classes).
+    tiles : str or None
+        The basemap's tile URL template (default OpenStreetMap's); None for no basemap.
+    tiles_attribution : str
+        The basemap's attribution, as HTML (a constant of the caller, not user data).
 
     Returns
     -------
     pathlib.Path
         ``path``.
 
-    Raises
-    ------
-    ImportError
-        When folium is missing.
-
     Examples
     --------
-    >>> map_html(communes, "out/map.html", practitioners_points=gps)  # doctest: +SKIP
+    >>> map_html(table, "out/map.html", practitioners_points=gps, year=2022,
+    ...          forecast_year=2032, scenario="Départ à 65 ans", draws=1000)  # doctest: +SKIP
     PosixPath('out/map.html')
     """
-    import folium
-    import geopandas as gpd
-    from branca.element import Element, MacroElement
-    from jinja2 import Template
-
     prof = as_profession(profession)
-    leaflet_js, leaflet_css = _leaflet_assets()
+    leaflet_js, leaflet_css, app_js = _assets()
     gdf = communes if communes.crs is not None else communes.set_crs("EPSG:4326")
-    gdf = gdf.to_crs("EPSG:4326")
+    gdf = gdf.to_crs("EPSG:4326").reset_index(drop=True)
     xmin, ymin, xmax, ymax = gdf.total_bounds
 
-    fmap = folium.Map(location=[(ymin + ymax) / 2, (xmin + xmax) / 2], tiles=None,
-                      zoom_start=8, control_scale=False, zoom_snap=0.25)
-    # Nothing may come from a CDN: drop folium's default assets and inline Leaflet instead.
-    fmap.default_js = []
-    fmap.default_css = []
-    root = fmap.get_root()
-    root.header.add_child(Element(f"<style>{leaflet_css}</style>"), name="leaflet_css")
-    root.header.add_child(Element(f"<script>{leaflet_js}</script>"), name="leaflet_js")
-    root.header.add_child(Element(f"<style>{_MAP_CSS}</style>"), name="apl_css")
-
-    frame = _tooltip_frame(gdf, prof)
-    layer = gpd.GeoDataFrame(frame, geometry=_light_geometry(gdf.geometry, simplify_tolerance),
-                             crs="EPSG:4326")
-    is_points = set(layer.geometry.geom_type.dropna()) <= {"Point", "MultiPoint"}
-    tooltip = folium.GeoJsonTooltip(
-        fields=["nom", "code", "apl_txt", "apl_u65_txt", "pop_txt", "classe_txt"],
-        aliases=["Commune", "Code INSEE", "APL", f"APL ({_younger(prof)})", "Population",
-                 "Classe"],
-        sticky=True, labels=True,
-    )
-    communes_layer = folium.FeatureGroup(name="Communes : zonage APL", show=True)
-    folium.GeoJson(
-        layer.__geo_interface__,
-        name="communes",
-        style_function=lambda f: {"fillColor": f["properties"]["fill"], "color": "#ffffff",
-                                  "weight": 0.6, "fillOpacity": 0.85},
-        highlight_function=lambda f: {"weight": 3, "color": "#222222"},
-        marker=folium.CircleMarker(radius=6) if is_points else None,
-        tooltip=tooltip,
-        zoom_on_click=False,
-    ).add_to(communes_layer)
-    communes_layer.add_to(fmap)
-
-    if isochrones is not None and len(isochrones):
-        _add_isochrones(fmap, isochrones, simplify_tolerance)
-    n_gps = 0
-    if practitioners_points is not None and len(practitioners_points):
-        n_gps = _add_practitioners(fmap, practitioners_points, gdf, prof)
-
-    folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
-    fmap.fit_bounds([[ymin, xmin], [ymax, xmax]])
-
-    title_text = html.escape(title or map_title(prof))
-    sub = f"<p>{html.escape(subtitle)}</p>" if subtitle else ""
-    gp_line = (f'<div class="apl-legend-row"><span class="apl-dot"></span>'
-               f'{html.escape(prof.label.capitalize())} ({fmt_int(n_gps)})</div>') if n_gps else ""
-    root.html.add_child(Element(
-        f'<div id="apl-title" class="apl-panel"><h1>{title_text}</h1>{sub}'
-        f'<p>Survolez une commune pour ses chiffres.</p></div>'
-        f'<div id="apl-legend" class="apl-panel"><h2>Zonage APL</h2>{_legend_html(gdf, prof)}{gp_line}</div>'
-    ), name="apl_panels")
-    # A child of the map, so that its script runs after the map exists.
-    attribution = MacroElement()
-    attribution._template = Template(
-        "{% macro script(this, kwargs) %}"
-        "L.control.scale({imperial: false}).addTo({{ this._parent.get_name() }});"
-        "{{ this._parent.get_name() }}.attributionControl"
-        f".addAttribution({json.dumps(_ATTRIBUTION_HTML)});{{% endmacro %}}"
-    )
-    fmap.add_child(attribution, name="apl_attribution")
-
+    zone_geojson, zone_text = None, None
+    if zones is not None:
+        if zone_of is None:
+            raise InputError("zones need zone_of (code_commune -> zone) to be drawn",
+                             column="zone_of")
+        zone_geojson, zone_text = _zone_layer(gdf, zones, zone_of, prof, year=year,
+                                              tolerance=simplify_tolerance)
+    props, themes = _commune_layer(gdf, prof, year=year, final_year=forecast_year, draws=draws,
+                                   scenario=scenario, zone_text=zone_text)
+    data = {
+        "title": title or map_title(prof),
+        "subtitle": subtitle,
+        "scenario": scenario,
+        "bounds": [[float(ymin), float(xmin)], [float(ymax), float(xmax)]],
+        "communes": _features(_light_geometry(gdf.geometry, simplify_tolerance), props),
+        "themes": themes,
+        "zones": zone_geojson,
+        "practitioners": (_practitioner_layer(practitioners_points, gdf, prof)
+                          if practitioners_points is not None and len(practitioners_points) else []),
+        "practitioners_name": prof.label.capitalize(),
+        "practitioners_legend": None,
+        "isochrones_legend": None,
+        "installations": (_installation_layer(installations, prof)
+                          if installations is not None and len(installations) else
+                          {"planned": [], "proposed": []}),
+        "isochrones": (_isochrone_layer(isochrones, simplify_tolerance)
+                       if isochrones is not None and len(isochrones) else []),
+        "show_isochrones": bool(show_isochrones),
+        "tiles": ({"url": tiles, "attribution": tiles_attribution,
+                   "name": "Fond de carte OpenStreetMap" if tiles == OSM_TILES else "Fond de carte"}
+                  if tiles else None),
+        "attribution": _ATTRIBUTION_HTML,
+    }
+    if data["practitioners"]:
+        n = sum(p["n"] for p in data["practitioners"])
+        data["practitioners_legend"] = f"{prof.label.capitalize()} ({fmt_int(n)})"
+    if data["isochrones"]:
+        bands = ", ".join(b["minutes"] for b in data["isochrones"][::-1])
+        data["isochrones_legend"] = f"Isochrones : {bands} min de route d'un {prof.label_singular}"
+    csp = _csp([leaflet_js, app_js], tiles)
+    parts = {"CSP": html.escape(csp, quote=False).replace('"', "&quot;"),
+             "TITLE": html.escape(data["title"]), "LEAFLET_CSS": leaflet_css,
+             "MAP_CSS": _MAP_CSS, "DATA": _script_json(data), "LEAFLET_JS": leaflet_js,
+             "APP_JS": app_js}
+    # One pass over the template: what is put in is never scanned for tokens again.
+    page = re.sub(r"@([A-Z_]+)@", lambda m: parts[m.group(1)], _PAGE)
     path = Path(path)
     with atomic_path(path) as tmp:
-        tmp.write_text(root.render(), encoding="utf-8")
+        tmp.write_text(page, encoding="utf-8")
     return path
-
-
-def _add_isochrones(fmap, isochrones, tolerance: float) -> None:
-    import folium
-    import geopandas as gpd
-    from matplotlib import colormaps
-    from matplotlib.colors import to_hex
-
-    iso = isochrones[isochrones.geometry.notna() & ~isochrones.geometry.is_empty].copy()
-    if iso.empty:
-        return
-    if iso.crs is not None:
-        iso = iso.to_crs("EPSG:4326")
-    minutes = sorted(pd.to_numeric(iso["minutes"]).unique(), reverse=True)
-    cmap = colormaps["Blues"]
-    shades = {m: to_hex(cmap(0.35 + 0.55 * (1 - i / max(len(minutes) - 1, 1))))
-              for i, m in enumerate(minutes)}
-    group = folium.FeatureGroup(
-        name="Isochrones : " + ", ".join(fmt_dec(m, 0) for m in sorted(minutes)) + " min de route",
-        show=True)
-    for m in minutes:  # largest first so that the shortest times are drawn on top
-        # A fresh index, or the labels would not align with the geometries below.
-        part = iso[pd.to_numeric(iso["minutes"]) == m].reset_index(drop=True)
-        data = gpd.GeoDataFrame(
-            {"label": [f"{fmt_dec(m, 0)} min" + (f" · {s}" if "source" in part else "")
-                       for s in (part["source"].astype(str) if "source" in part else [""] * len(part))]},
-            geometry=_light_geometry(part.geometry, tolerance), crs="EPSG:4326")
-        color = shades[m]
-        folium.GeoJson(
-            data.__geo_interface__,
-            style_function=lambda f, c=color: {"color": c, "weight": 1, "fillColor": c,
-                                               "fillOpacity": 0.25},
-            zoom_on_click=False,
-            # Not interactive: the isochrones lie over the communes, whose tooltips must
-            # stay reachable under them.
-            interactive=False,
-        ).add_to(group)
-    group.add_to(fmap)
 
 
 def _younger(prof: Profession) -> str:
@@ -814,31 +1408,3 @@ def _younger(prof: Profession) -> str:
     if prof.variant_max_age is None:
         return prof.label
     return f"{prof.label} ≤ {prof.variant_max_age:g} ans"
-
-
-def _add_practitioners(fmap, points: pd.DataFrame, communes, prof: Profession) -> int:
-    import folium
-
-    pts = pd.DataFrame(points).dropna(subset=["lon", "lat"])
-    if pts.empty:
-        return 0
-    names = {}
-    if "code_commune" in pts and "code_commune" in communes and "nom" in communes:
-        names = dict(zip(communes["code_commune"].astype(str), communes["nom"].astype(str),
-                         strict=False))
-    keys = ["lon", "lat"] + (["code_commune"] if "code_commune" in pts else [])
-    grouped = pts.groupby(keys, dropna=False).size().reset_index(name="n")
-    group = folium.FeatureGroup(name=prof.label.capitalize(), show=True)
-    for row in grouped.itertuples(index=False):
-        n = int(row.n)
-        where = names.get(str(getattr(row, "code_commune", "")), "")
-        text = f"{n} {prof.label if n > 1 else prof.label_singular}"
-        if where:
-            text += f" · {where}"
-        folium.CircleMarker(
-            location=[float(row.lat), float(row.lon)], radius=2.4 + 1.5 * math.sqrt(n),
-            color="#ffffff", weight=1, fill=True, fill_color="#1f4e79", fill_opacity=0.9,
-            tooltip=html.escape(text),
-        ).add_to(group)
-    group.add_to(fmap)
-    return int(grouped["n"].sum())

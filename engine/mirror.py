@@ -508,6 +508,7 @@ def _save_bundle(region: Region, folder: Path, extra: dict) -> Path:
     """Write the bundle atomically: a complete new folder, then one rename."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=folder.name + ".tmp"))
+    settings.user_permissions(tmp, folder=True)
     try:
         region.network.save(tmp / "network.npz")
         region.communes.to_csv(tmp / "communes.csv", index=False)

@@ -3,8 +3,9 @@
 Every writer here is atomic at the file level: it writes to a temporary file beside the
 target and renames it into place with :func:`os.replace`, so a reader never sees a half
 written file. :func:`write_atomic` lifts this to a whole run: all the writers write into a
-staging folder next to the output folder, and the files are moved in only once every writer
-has succeeded, so that a failed run leaves the previous outputs untouched.
+staging folder beside the output folder, and the staging folder then takes the output
+folder's place in one step, so that a failed or killed run leaves the previous complete
+set, and a finished one the new complete set, never a mix.
 
 These functions only serialise what they are given; they compute nothing.
 """
@@ -12,9 +13,12 @@ These functions only serialise what they are given; they compute nothing.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import secrets
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -75,39 +79,209 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise
 
 
+#: The record an output folder keeps of the files its run wrote (JSON: version, files).
+MARKER = ".apl-output.json"
+
+#: Names of files the commands write (recognised in folders written before :data:`MARKER`).
+_OUTPUT_SUFFIXES = (".csv", ".png", ".gpkg", ".tif", ".xlsx", ".pdf", ".html", ".json", ".npz")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def _leftovers(parent: Path, name: str) -> list[tuple[Path, str, int]]:
+    """Staging (``.NAME.staging-PID-*``) and set-aside (``.NAME.old-PID-*``) folders."""
+    out = []
+    for kind in ("staging", "old"):
+        for p in parent.glob(f".{name}.{kind}-*"):
+            try:
+                pid = int(p.name.rsplit(f".{kind}-", 1)[1].split("-", 1)[0])
+            except (IndexError, ValueError):
+                continue
+            out.append((p, kind, pid))
+    return out
+
+
+def _clean_leftovers(target: Path) -> None:
+    """Remove what killed runs left beside ``target``; put back a set-aside previous output
+    set when the run was killed between setting it aside and publishing the new one."""
+    for path, kind, pid in _leftovers(target.parent, target.name):
+        if pid == os.getpid() or _pid_alive(pid):
+            continue
+        if kind == "old" and not target.exists():
+            with contextlib.suppress(OSError):
+                os.rename(path, target)
+                continue
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _recorded(folder: Path) -> set[str] | None:
+    """The files an earlier run recorded in ``folder`` (None when it has no record)."""
+    try:
+        data = json.loads((folder / MARKER).read_text(encoding="utf-8"))
+        return set(data["files"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def prepare_output(out_dir: str | os.PathLike[str]) -> Path:
+    """Check an output folder before any work, and clean what killed runs left beside it.
+
+    Parameters
+    ----------
+    out_dir : path-like
+        The ``--out`` folder. Symbolic links are followed (the run replaces the folder they
+        point to, on its own file system).
+
+    Returns
+    -------
+    pathlib.Path
+        The real output folder (it may not exist yet).
+
+    Raises
+    ------
+    InputError
+        An empty path; the current folder or one holding it; a file; a mount point (it
+        cannot be replaced in one rename: give a folder inside it); a folder that cannot be
+        written beside; an existing folder holding files no run of the engine wrote.
+    """
+    if not str(out_dir).strip():
+        raise InputError("the output folder is empty: give a folder such as out/forecast")
+    given = Path(out_dir).expanduser()
+    target = Path(os.path.realpath(given))
+    cwd = Path.cwd().resolve()
+    if target == cwd or target in cwd.parents:
+        raise InputError("is the current folder or holds it: give a folder of its own, such "
+                         "as out/forecast", path=given)
+    if target.exists() and not target.is_dir():
+        raise InputError("exists and is not a folder", path=given)
+    if target.exists() and os.path.ismount(target):
+        raise InputError("is a mount point, which cannot be replaced in one step: give a "
+                         "folder inside it", path=given)
+    parent = target.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the folder holding it ({exc.strerror})",
+                         path=given) from None
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"cannot write in {parent}", path=given)
+    _clean_leftovers(target)
+    if target.is_dir() and _recorded(target) is None:
+        foreign = [p for p in target.rglob("*") if p.is_file()
+                   and not (p.suffix.lower() in _OUTPUT_SUFFIXES and p.parent == target)]
+        if foreign:
+            raise InputError(f"holds files the engine did not write (e.g. "
+                             f"{foreign[0].relative_to(target)}); give a new or empty folder, "
+                             "or one written by an earlier run", path=given)
+    return target
+
+
+@contextlib.contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM while the output set is switched, then act on them."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, lambda signum, _frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if caught:
+            if caught[0] == signal.SIGINT:
+                raise KeyboardInterrupt
+            os.kill(os.getpid(), caught[0])
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``); False when
+    the system or file system cannot."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                          ctypes.c_uint]
+    done = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    return done == 0
+
+
+def _publish(staging: Path, target: Path) -> None:
+    """Make ``staging`` the output folder in one step: a kill at any moment leaves the old
+    complete set or the new one."""
+    if not target.exists():
+        try:
+            os.rename(staging, target)
+            return
+        except OSError:
+            if not target.exists():
+                raise
+    if _exchange(staging, target):
+        shutil.rmtree(staging, ignore_errors=True)  # now the previous set
+        return
+    # No atomic exchange: set the old set aside, publish, then delete it. A kill between
+    # the two renames leaves the old set aside; the next run puts it back.
+    aside = staging.with_name(staging.name.replace(".staging-", ".old-", 1))
+    os.rename(target, aside)
+    os.rename(staging, target)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
 def write_atomic(
     out_dir: str | os.PathLike[str],
     writers: Mapping[str, Writer] | Iterable[Writer],
 ) -> list[Path]:
-    """Run writers into a staging folder and move their files into ``out_dir`` at the end.
+    """Run writers into a staging folder, then publish it as the output folder in one step.
 
-    The staging folder is created next to ``out_dir`` (same file system, so that the final
-    moves are renames). Once every writer has returned, each staged file is moved into
-    ``out_dir`` with :func:`os.replace`, replacing a previous file of the same name; files
-    of ``out_dir`` that this run does not write are left alone. If any writer raises, the
-    staging folder is deleted, ``out_dir`` is not touched, and the exception propagates.
-
-    Each file move is atomic; the set of moves is not (a crash between two moves leaves a
-    mix of old and new files), which is why everything slow happens before the first move.
+    The staging folder is created beside the output folder (same file system), and every
+    writer writes its files there. Only when all have returned is the folder published: it
+    takes the place of the previous output folder in one atomic exchange (Linux
+    ``renameat2``; elsewhere two renames, recovered by the next run if killed between them),
+    so that at any moment the output folder holds the previous complete set or the new one,
+    never a mix. The previous set's files go; files a user added to it (not recorded by the
+    run that wrote it) are carried into the new set. Staging folders of killed runs are
+    removed. SIGINT and SIGTERM wait for the switch to finish.
 
     Parameters
     ----------
     out_dir : str or os.PathLike
-        The output folder; created (with its parents) if missing.
+        The output folder; created (with its parents) if missing; checked by
+        :func:`prepare_output`.
     writers : mapping of name to callable, or iterable of callables
         Each writer is called as ``writer(staging_dir)`` and writes its files into
-        ``staging_dir`` (sub-folders are allowed and mirrored in ``out_dir``). Names only
-        label errors.
+        ``staging_dir`` (sub-folders are allowed). Names only label errors.
 
     Returns
     -------
     list of pathlib.Path
-        The files now in ``out_dir``, in the order they were moved (sorted by path).
+        The files the run wrote, in the published folder (sorted by path).
 
     Raises
     ------
+    InputError
+        From :func:`prepare_output`.
     Exception
-        Whatever a writer raised, with a note naming the writer.
+        Whatever a writer raised, with a note naming the writer; the output folder is then
+        untouched and the staging folder removed.
 
     Examples
     --------
@@ -117,12 +291,14 @@ def write_atomic(
     >>> [f.name for f in files]
     ['hello.txt']
     """
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    from engine import __version__
+
+    target = prepare_output(out_dir)
     items = list(writers.items()) if isinstance(writers, Mapping) else [
         (getattr(w, "__name__", repr(w)), w) for w in writers
     ]
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.staging-", dir=out_dir.parent))
+    staging = target.parent / f".{target.name}.staging-{os.getpid()}-{secrets.token_hex(4)}"
+    staging.mkdir()
     try:
         for name, writer in items:
             try:
@@ -130,15 +306,24 @@ def write_atomic(
             except Exception as exc:
                 exc.add_note(f"while writing output {name!r}; {out_dir} was left unchanged")
                 raise
-        staged = sorted(p for p in staging.rglob("*") if p.is_file())
-        out_dir.mkdir(parents=True, exist_ok=True)
-        moved = []
-        for src in staged:
-            dst = out_dir / src.relative_to(staging)
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(src, dst)
-            moved.append(dst)
-        return moved
+        produced = sorted(p.relative_to(staging).as_posix() for p in staging.rglob("*")
+                          if p.is_file())
+        if target.is_dir():
+            recorded = _recorded(target)
+            keep = set() if recorded is None else {
+                p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file()
+            } - recorded - {MARKER} - set(produced)
+            for rel in sorted(keep):  # the user's own files travel with the new set
+                (staging / rel).parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    os.link(target / rel, staging / rel)
+                except OSError:
+                    shutil.copy2(target / rel, staging / rel)
+        (staging / MARKER).write_text(json.dumps(
+            {"engine": __version__, "files": produced}, indent=1) + "\n", encoding="utf-8")
+        with _interrupts_deferred():
+            _publish(staging, target)
+        return [target / rel for rel in produced]
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

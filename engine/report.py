@@ -41,7 +41,7 @@ from engine.maps import MISSING, class_key, class_keys, population_of, zoning_le
 from engine.outputs import atomic_path
 
 _META_LABELS = {
-    "seed": "Graine aléatoire", "draws": "Tirages", "n_draws": "Tirages", "date": "Date",
+    "seed": "Graine aléatoire", "draws": "Simulations", "n_draws": "Simulations", "date": "Date",
     "generated": "Date", "scenario": "Scénario", "version": "Version", "network": "Réseau",
     "base_year": "Année de référence", "horizon": "Horizon", "duration_s": "Durée (s)",
 }
@@ -226,7 +226,7 @@ def forecast_chart_png(forecast_summary: pd.DataFrame, path: str | os.PathLike[s
     ax.fill_between(years, lo, hi, color="#b2182b", alpha=0.16, linewidth=0,
                     label="Intervalle à 80 % (P10–P90)")
     ax.plot(years, mean, color="#b2182b", linewidth=2.4, marker="o", markersize=4.5,
-            label="Moyenne des tirages")
+            label="Moyenne des simulations")
     for x, y in ((years[0], mean[0]), (years[-1], mean[-1])):
         ax.annotate(fmt_int(y), (x, y), textcoords="offset points", xytext=(0, 9),
                     ha="center", fontsize=9.5, fontweight="bold", color="#7a1020")
@@ -1023,11 +1023,11 @@ def write_compare_report(path: str | os.PathLike[str], comparison, *, region_nam
     seeds = sorted({r.meta.get("seed") for r in runs})
     intro = (f"{plural(len(runs), 'scénario')} sur les mêmes données ({region_name}, "
              f"{year0}) : « " + " », « ".join(labels) + f" ». Population vivant dans une commune "
-             f"{deficit.label.lower()} en {last}, moyenne des tirages.")
+             f"{deficit.label.lower()} en {last}, moyenne des simulations.")
     method = [f"Chaque scénario est une projection de Monte-Carlo ({', '.join(fmt_int(d) for d in draws)} "
-              f"tirages, graine{'s' if len(seeds) > 1 else ''} {', '.join(str(x) for x in seeds)}) "
+              f"simulations, graine{'s' if len(seeds) > 1 else ''} {', '.join(str(x) for x in seeds)}) "
               f"partant du même état {year0}.",
-              "Les intervalles vont du 10e au 90e centile des tirages ; deux scénarios dont les "
+              "Les intervalles vont du 10e au 90e centile des simulations ; deux scénarios dont les "
               "bandes se chevauchent largement ne se distinguent pas nettement.",
               f"Seuil de sous-densité : APL < {thr} ({prof.zoning.source}).",
               "Réseau routier © les contributeurs d'OpenStreetMap (ODbL) ; populations et "

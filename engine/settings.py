@@ -36,6 +36,18 @@ earth_radius_m: float = 6_371_009.0
 #: Number of origins handled by one parallel task of the shortest-path kernel.
 routing_chunk_size: int = 16
 
+#: Environment variable overriding :data:`max_forecast_memory_gib`.
+FORECAST_MEMORY_ENV = "APL_MAX_MEMORY_GIB"
+
+#: Memory a forecast may use to keep every draw's APL (its medians and 80 % intervals are
+#: exact order statistics, so every draw is kept until the end). ``None``: half the
+#: machine's physical memory; ``$APL_MAX_MEMORY_GIB`` overrides it. A forecast that would
+#: need more is refused before any work, with the estimate.
+max_forecast_memory_gib: float | None = None
+
+#: The limit's default where the physical memory cannot be read (GiB).
+FALLBACK_MEMORY_GIB = 4
+
 #: Numba threads per Dask task; ``None`` gives each task its host's cores divided by the
 #: task slots (Dask threads) of the workers on that host.
 dask_numba_threads: int | None = None
@@ -118,3 +130,41 @@ def data_mirror(required: bool = False) -> Path | None:
             "and where each file comes from"
         )
     return None
+
+
+def forecast_memory_limit() -> float:
+    """Bytes a forecast may keep (see :data:`max_forecast_memory_gib`).
+
+    Examples
+    --------
+    >>> forecast_memory_limit() > 0
+    True
+    """
+    if max_forecast_memory_gib is not None:
+        return float(max_forecast_memory_gib) * 2**30
+    given = os.environ.get(FORECAST_MEMORY_ENV)
+    if given:
+        try:
+            value = float(given)
+        except ValueError:
+            raise ValueError(f"${FORECAST_MEMORY_ENV} must be a number of GiB, got "
+                             f"{given!r}") from None
+        if not value > 0:
+            raise ValueError(f"${FORECAST_MEMORY_ENV} must be positive, got {given!r}")
+        return value * 2**30
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2
+    except (ValueError, OSError, AttributeError):  # not POSIX: assume a modest machine
+        return FALLBACK_MEMORY_GIB * 2**30
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def user_permissions(path: str | os.PathLike, *, folder: bool = False) -> None:
+    """Give a file (or folder) made by ``tempfile`` the permissions the user's umask gives new
+    files (``tempfile`` makes them 0600 / 0700, private to the user)."""
+    os.chmod(path, (0o777 if folder else 0o666) & ~_umask())

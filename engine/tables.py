@@ -19,6 +19,7 @@ __all__ = [
     "group_years",
     "model_check",
     "headline",
+    "installation_points",
     "practitioner_isochrones",
     "practitioner_points",
     "risk_table",
@@ -245,13 +246,15 @@ def forecast_table(fc) -> pd.DataFrame:
 
 def with_forecast(table, fc):
     """The commune table with the forecast's last year (median, 80 % interval, probability of
-    deficit) and the first year each commune's median is in deficit."""
+    deficit, the median's class ``classe_forecast``) and the first year each commune's median
+    is in deficit."""
     last = fc.communes[fc.communes["year"] == fc.years[-1]].set_index("code_commune")
     out = table.copy()
     out["apl_forecast"] = out["code_commune"].map(last["apl_median"])
     out["apl_forecast_p10"] = out["code_commune"].map(last["apl_p10"])
     out["apl_forecast_p90"] = out["code_commune"].map(last["apl_p90"])
     out["p_deficit_forecast"] = out["code_commune"].map(last["p_deficit"])
+    out["classe_forecast"] = out["code_commune"].map(last["classe"])
     out["annee_deficit"] = out["code_commune"].map(fc.crossing_year())
     return out
 
@@ -335,3 +338,44 @@ def group_years(frame: pd.DataFrame | None, value: str = "share_deficit_mean") -
                              sort=False).reset_index()
     wide.columns = [str(c) for c in wide.columns]
     return wide
+
+
+def installation_points(region: Region, *, scenario=None, proposals=None) -> pd.DataFrame | None:
+    """Where installations are, for the maps: the scenario's planned ones and the optimizer's
+    proposed ones.
+
+    Parameters
+    ----------
+    region : Region
+    scenario : scenarios.Scenario, optional
+        Its ``installations`` (a commune's routing point, or the point given).
+    proposals : pandas.DataFrame, optional
+        :func:`scenarios.optimize_installations` (drawn at the commune's point).
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        ``lon``, ``lat``, ``kind`` (``"prévue"`` or ``"proposée"``), ``label``, ``gps``,
+        ``year``, ``nom``, ``code_commune``, ``rank``, ``population_lifted``; None when
+        there are none.
+    """
+    c = region.communes.set_index("code_commune")
+    rows = []
+    for inst in (scenario.installations if scenario is not None else ()):
+        if inst.commune is not None:
+            lon, lat = float(c.at[inst.commune, "lon"]), float(c.at[inst.commune, "lat"])
+            nom = c.at[inst.commune, "nom"] if "nom" in c else inst.commune
+        else:
+            lon, lat, nom = float(inst.lon), float(inst.lat), None
+        rows.append({"lon": lon, "lat": lat, "kind": "prévue", "label": inst.label,
+                     "gps": inst.gps, "year": inst.year, "nom": nom,
+                     "code_commune": inst.commune})
+    if proposals is not None:
+        for r in pd.DataFrame(proposals).itertuples(index=False):
+            rows.append({"lon": float(c.at[r.code_commune, "lon"]),
+                         "lat": float(c.at[r.code_commune, "lat"]), "kind": "proposée",
+                         "label": f"Proposition {int(r.rank)}", "gps": int(r.gps),
+                         "year": int(r.year), "nom": r.nom, "code_commune": r.code_commune,
+                         "rank": int(r.rank),
+                         "population_lifted": getattr(r, "population_lifted", np.nan)})
+    return pd.DataFrame(rows) if rows else None

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import lsq_linear
 
 from engine._validate import show
 from engine.apl import Profession
@@ -95,6 +94,8 @@ def estimate_senior_share(
     if len(cols) == 0:
         return s
     sub = a[:, cols].toarray() if sp.issparse(a) else a[:, cols]
+    from scipy.optimize import lsq_linear  # 0.2 s to import: only when used
+
     res = lsq_linear(sub, target, bounds=(0.0, 1.0), method="bvls" if len(cols) <= 2000 else "trf")
     s[cols] = np.clip(res.x, 0.0, 1.0)
     return s

@@ -164,8 +164,8 @@ def assumptions(
     add("horizon", "Horizon",
         f"{plural(len(years) - 1, 'année simulée', 'années simulées')}, de {years[1]} à "
         f"{years[-1]} ; {data_year} est l'année observée.")
-    add("draws", "Tirages", f"{fmt_int(draws)} tirages aléatoires (simulations de Monte-Carlo) ; "
-        "les intervalles à 80 % vont du 10e au 90e centile des tirages.")
+    add("draws", "Simulations", f"{fmt_int(draws)} simulations aléatoires (méthode de "
+        "Monte-Carlo) ; les intervalles à 80 % vont du 10e au 90e centile des simulations.")
     add("seed", "Graine aléatoire", f"{seed} (mêmes données et même graine : mêmes résultats).")
     if baseline_kind == "official":
         base = (f"Valeurs officielles de l'APL {data_year} publiées par la DREES ; l'offre de "
@@ -260,5 +260,5 @@ def optimizer_assumptions(region, *, n_new: int, gps_per_site: int, year: int,
     src = [f"{_SOURCE_LABELS.get(k, k)} : {v}" for k, v in region.sources.items() if v]
     add("sources", "Données", f"Données de {region.year} :" if src else
         f"Données de {region.year}.", src)
-    add("seed", "Graine aléatoire", f"{seed} (tirage des âges inconnus).")
+    add("seed", "Graine aléatoire", f"{seed} (âges inconnus tirés au hasard).")
     return rows

@@ -19,6 +19,10 @@ over the variant age to draw it from).
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,9 +30,11 @@ import pandas as pd
 
 from engine.apl import bounded_activity, supply_by_commune
 from engine.apl.calibration import (
+    DEFAULT_GRID,
     Correction,
     SupplyFit,
     catchment_operator,
+    choose_regularisation,
     correction,
     fit_supply,
 )
@@ -239,6 +245,44 @@ def _official(region) -> tuple[np.ndarray, np.ndarray | None]:
     return apl, young
 
 
+#: Bump when the cross-validation changes, so that cached choices are not reused.
+_CV_CACHE_VERSION = 1
+
+
+def _chosen_regularisation(region, apl, young, prior, prior_senior, unit, folds, seed):
+    """:func:`choose_regularisation`, remembered in the cache folder for the same inputs.
+
+    The cross-validation fits the supply 55 times (about a second on Corsica) for the same
+    answer every run on the same data: its choice and table are kept under a hash of every
+    input array and setting, so any change of data or method computes it afresh.
+    """
+    from engine import __version__, settings
+
+    w = region.weights.tocsr()
+    h = hashlib.sha256(f"{_CV_CACHE_VERSION}|{__version__}|{unit!r}|{folds}|{seed}|"
+                       f"{DEFAULT_GRID!r}|{w.shape}".encode())
+    for part in (w.indptr, w.indices, w.data, region.demand, apl, young, prior, prior_senior):
+        h.update(b"-" if part is None else np.ascontiguousarray(part, dtype=np.float64).tobytes())
+    path = settings.cache_folder() / "calibration" / f"{h.hexdigest()[:32]}.json"
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        return float(saved["regularisation"]), pd.DataFrame(saved["cv"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    lam, table = choose_regularisation(region.weights, region.demand, apl, young, prior,
+                                       prior_senior=prior_senior, scale=unit, folds=folds,
+                                       seed=seed)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"regularisation": lam, "cv": table.to_dict(orient="list")}),
+                       encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:  # a read-only cache only costs the second next time
+        pass
+    return lam, table
+
+
 def official_baseline(region, *, regularisation: float | None = None, folds: int = 5,
                       seed: int = 0) -> Baseline:
     """Year 0 is the official APL; the supply behind it is calibrated on it.
@@ -274,8 +318,14 @@ def official_baseline(region, *, regularisation: float | None = None, folds: int
     if young is not None and known.all() and limit is not None:
         prior_senior = supply_by_commune(commune, np.where(age > limit, activity, 0.0), n)
     unit = float(bounded_activity([prof.activity.default], profession=prof)[0])
+    cv = None
+    if regularisation is None:
+        regularisation, cv = _chosen_regularisation(region, apl, young, prior, prior_senior,
+                                                    unit, folds, seed)
     fit = fit_supply(region.weights, region.demand, apl, young, prior, prior_senior=prior_senior,
                      scale=unit, regularisation=regularisation, folds=folds, seed=seed)
+    if cv is not None:
+        fit = dataclasses.replace(fit, cv=cv)
     unit_scaled = unit * fit.total_scale
 
     total, senior = fit.total, fit.senior

@@ -16,10 +16,13 @@ see :mod:`scenarios.baseline`), with no draw. Then, each simulated year, in ever
    correction carries it onto the official scale.
 
 The travel-time matrix and its weights are the region's; a new installation site away
-from every commune adds one column. Draws run in chunks of ``settings.forecast_chunk`` (the
-same seed gives the same draws whatever their number: a run of 1,000 draws begins with the
-500 of a run of 500), so memory does not grow with the number of draws beyond the per-commune
-values kept for the quantiles.
+from every commune adds one column. Draws run in chunks of :data:`CHUNK`, each with its own
+child of the seed, so that more draws extend a run rather than reshuffle it: a run of 1,000
+draws begins with the 500 of a run of 500 (runs whose numbers of draws are multiples of
+:data:`CHUNK`). Every draw's APL is kept until the end, 8 bytes per commune (and département
+or zone), simulated year and draw, so that medians and 80 % intervals are exact order
+statistics; a forecast that would keep more than :func:`engine.settings.forecast_memory_limit`
+is refused before any work (:class:`ForecastTooLarge`, with the estimate).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from engine import settings
 from engine.apl import (
     Catchment,
     bounded_activity,
@@ -45,10 +49,35 @@ from scenarios.baseline import Baseline
 from scenarios.baseline import baseline as make_baseline
 from scenarios.config import Scenario, load_scenario
 
-__all__ = ["Forecast", "forecast"]
+__all__ = ["Forecast", "ForecastTooLarge", "forecast", "memory_needed"]
 
 #: Draws simulated together (memory per chunk: a few ``(chunk, practitioners)`` arrays).
 CHUNK = 250
+
+
+class ForecastTooLarge(InputError):
+    """A forecast would keep more draws than :func:`engine.settings.forecast_memory_limit`."""
+
+
+def _quantiles(values: np.ndarray, rows: int = 64) -> tuple[np.ndarray, ...]:
+    """P10, median and P90 of each row, a block of rows at a time (np.quantile sorts a copy:
+    blocks keep that copy small)."""
+    out = np.empty((3, values.shape[0]))
+    for lo in range(0, values.shape[0], rows):
+        out[:, lo:lo + rows] = np.quantile(values[lo:lo + rows], [0.1, 0.5, 0.9], axis=1)
+    return out[0], out[1], out[2]
+
+
+def memory_needed(n_communes: int, n_groups: int, years: int, draws: int) -> int:
+    """Bytes a forecast keeps: every draw's APL of every commune and group, each simulated
+    year, plus the population in deficit of each draw and year (float64).
+
+    Examples
+    --------
+    >>> memory_needed(360, 2, 11, 1_000_000) / 2**30  # Corsica, ten simulated years
+    26.98...
+    """
+    return int(8 * draws * ((years - 1) * (n_communes + n_groups) + years))
 
 
 @dataclass
@@ -257,6 +286,16 @@ def forecast(
     prof = region.profession
     years = scenario.years(region.year)
     n = region.n_communes
+    n_groups = len(np.unique(departement_of(region.codes))) + (
+        region.zones["zone"].nunique() if region.zones is not None else 0)
+    need, limit = memory_needed(n, n_groups, len(years), draws), settings.forecast_memory_limit()
+    if need > limit:
+        per_draw = need / draws
+        raise ForecastTooLarge(
+            f"{draws:,} draws would keep {need / 2**30:,.1f} GiB ({n:,} communes x "
+            f"{len(years) - 1} years, every draw kept for exact medians and intervals), over the "
+            f"limit of {limit / 2**30:,.1f} GiB: use about {int(0.9 * limit // per_draw):,} draws or fewer "
+            f"or raise the limit (${settings.FORECAST_MEMORY_ENV}, in GiB)")
     inst_cols, extra_cols, extra_home = _installation_columns(region, scenario)
     weights = (sp.hstack([region.weights] + extra_cols, format="csr") if extra_cols
                else region.weights)
@@ -320,7 +359,9 @@ def forecast(
     n_years = len(years)
     apl_sum = np.zeros((n_years, n))
     below = np.zeros((n_years, n))
-    values: list[list[np.ndarray]] = [[] for _ in range(n_years)]
+    # Every draw is kept (preallocated: no copy when the chunks are joined) so that medians
+    # and intervals are exact order statistics; the memory check above bounds it.
+    values = [None] + [np.empty((n, draws)) for _ in range(1, n_years)]
     pop_deficit = np.zeros((n_years, draws))
     supply_sum = np.zeros((n_years, n))
     active_sum = np.zeros(n_years)
@@ -334,7 +375,8 @@ def forecast(
     for key, (labels_of, names) in groupings.items():
         labels, ind = zone_indicator(labels_of)
         groups[key] = {"labels": labels, "ind": ind, "names": names,
-                       "values": [[] for _ in range(n_years)],
+                       "values": [None] + [np.empty((len(labels), draws))
+                                           for _ in range(1, n_years)],
                        "pop_deficit": np.zeros((n_years, len(labels)))}
 
     # Year 0, observed.
@@ -345,10 +387,12 @@ def forecast(
 
     root = np.random.SeedSequence(seed)
     n_chunks = (draws + CHUNK - 1) // CHUNK
+    # Chunk c always draws from the seed's c-th child: more draws extend a run, never reshuffle it.
+    children = root.spawn(n_chunks)
     for c in range(n_chunks):
         lo, hi = c * CHUNK, min(draws, (c + 1) * CHUNK)
         m = hi - lo
-        age_seed, sim_seed = (int(s.generate_state(1)[0]) for s in root.spawn(n_chunks)[c].spawn(2))
+        age_seed, sim_seed = (int(s.generate_state(1)[0]) for s in children[c].spawn(2))
         rng = np.random.default_rng(sim_seed)
         ages0 = base.ages(draws=m, seed=age_seed, profession=prof)
         # Installed practitioners are inst.age in their first year.
@@ -391,9 +435,9 @@ def forecast(
             deficit = class_index(apl, profession=prof) == 0
             apl_sum[t] += apl.sum(axis=1)
             below[t] += deficit.sum(axis=1)
-            values[t].append(apl)
+            values[t][:, lo:hi] = apl
             for g in groups.values():
-                g["values"][t].append(zone_apl(apl, region.demand, g["ind"]))
+                g["values"][t][:, lo:hi] = zone_apl(apl, region.demand, g["ind"])
                 g["pop_deficit"][t] += (g["ind"] @ (population_for(year)[:, None] * deficit)
                                         ).sum(axis=1)
             pop_deficit[t, lo:hi] = population_for(year) @ deficit
@@ -413,8 +457,8 @@ def forecast(
             mean = q10 = median = q90 = apl0
             p_def = deficit0.astype(np.float64)
         else:
-            q10, median, q90 = np.quantile(np.concatenate(values[t], axis=1), [0.1, 0.5, 0.9],
-                                           axis=1)
+            q10, median, q90 = _quantiles(values[t])
+            values[t] = None  # release the year's draws as soon as they are summarised
             mean, p_def = apl_sum[t] / draws, below[t] / draws
         rows.append(pd.DataFrame({
             "code_commune": region.codes, "nom": names, "year": year, "apl_mean": mean,
@@ -444,8 +488,8 @@ def forecast(
                 p_def = (class_index(mean, profession=prof) == 0).astype(np.float64)
                 pop_def = ind @ (pop_total * deficit0)
             else:
-                allz = np.concatenate(g["values"][t], axis=1)
-                q10, median, q90 = np.quantile(allz, [0.1, 0.5, 0.9], axis=1)
+                allz = g["values"][t]
+                q10, median, q90 = _quantiles(allz)
                 mean = allz.mean(axis=1)
                 p_def = (class_index(allz, profession=prof) == 0).mean(axis=1)
                 pop_def = g["pop_deficit"][t] / draws

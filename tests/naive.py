@@ -48,6 +48,100 @@ def nearest_times(indptr, indices, weights, sources, limit=math.inf):
     return rows.min(axis=0) if len(rows) else np.full(len(indptr) - 1, np.inf)
 
 
+def node_kinds(indptr, indices):
+    """Twin of ``_node_kinds``: 0 active, 1 dead end, 2 one-way and 3 two-way pass-through.
+
+    A dead end has one edge out and one in, both with the same neighbour; a one-way
+    pass-through node one edge in and one out, with different neighbours; a two-way one
+    two edges out and two in, to and from the same two distinct neighbours. Pass-through
+    nodes no walk from an active node reaches lie on cycles of pass-through nodes: in
+    node order, each such node not reached yet becomes active.
+    """
+    n = len(indptr) - 1
+    outs = [[int(v) for v in indices[indptr[x]:indptr[x + 1]]] for x in range(n)]
+    ins = [[] for _ in range(n)]
+    for u in range(n):
+        for v in outs[u]:
+            ins[v].append(u)
+    kind = []
+    for x in range(n):
+        o, i = outs[x], ins[x]
+        k = 0
+        if len(o) == 1 and len(i) == 1 and o[0] != x:
+            if o[0] == i[0]:
+                k = 1
+            elif i[0] != x:
+                k = 2
+        elif (len(o) == 2 and len(i) == 2 and o[0] != o[1] and x not in o
+              and sorted(o) == sorted(i)):
+            k = 3
+        kind.append(k)
+    reached = set()
+
+    def walk_from(u):
+        for x in outs[u]:
+            prev = u
+            while kind[x] >= 2 and x not in reached:
+                reached.add(x)
+                nxt = [v for v in outs[x] if v != prev] if kind[x] == 3 else outs[x]
+                prev, x = x, nxt[0]
+
+    for u in range(n):
+        if kind[u] == 0:
+            walk_from(u)
+    for u in range(n):
+        if kind[u] >= 2 and u not in reached:
+            kind[u] = 0
+            walk_from(u)
+    return np.array(kind, dtype=np.int8)
+
+
+def chain_steps(indptr, indices, weights, kind):
+    """Twin of ``_chain_steps``: every active node's out-edges followed through their chains.
+
+    Returns ``(ptr, times, codes, span)``: node ``u``'s steps are ``ptr[u]:ptr[u + 1]``;
+    a step's code is the node reached, ``~node`` for a one-way pass-through node,
+    ``~(node | 2**29)`` for a two-way one and ``~(node | 2**30)`` for a dead end ending the
+    chain; ``span`` is the largest chain
+    time (added in order), over chains from active nodes and dead ends.
+    """
+    end, two = 1 << 30, 1 << 29
+    n = len(indptr) - 1
+    ptr, times, codes = [0], [], []
+    span = 0.0
+    for u in range(n):
+        if kind[u] <= 1:
+            for e in range(indptr[u], indptr[u + 1]):
+                chain = [(float(weights[e]), int(indices[e]))]
+                prev, x = u, int(indices[e])
+                while kind[x] >= 2:
+                    edges = list(range(indptr[x], indptr[x + 1]))
+                    f = [g for g in edges if indices[g] != prev][0] if kind[x] == 3 else edges[0]
+                    prev, x = x, int(indices[f])
+                    chain.append((float(weights[f]), x))
+                total = 0.0
+                for w, _ in chain:
+                    total += w
+                span = max(span, total)
+                if kind[u] == 0:
+                    for w, x in chain:
+                        times.append(w)
+                        codes.append(x if kind[x] == 0 else ~(x | end) if kind[x] == 1
+                                     else ~(x | two) if kind[x] == 3 else ~x)
+        ptr.append(len(times))
+    return (np.array(ptr, dtype=np.int64), np.array(times, dtype=np.float64),
+            np.array(codes, dtype=np.int32), span)
+
+
+def relaxations(indptr, indices, weights, sources, limit=math.inf):
+    """Edges a textbook Dijkstra relaxes from each source in turn: out-edges of settled nodes."""
+    total = 0
+    for s in sources:
+        for node in dijkstra(indptr, indices, weights, s, limit):
+            total += int(indptr[node + 1] - indptr[node])
+    return total
+
+
 # --------------------------------------------------------------------------- floating catchment
 
 

@@ -73,7 +73,7 @@ def test_assumptions_are_written_out_in_french(runs, mirror):
     page = read_page(runs["hazard"] / "report.html")
     rows = {r[0]: r[1] for r in _rows(page, "assumptions")}
     for label in ("Scénario", "Départs", "Remplacements", "Installations prévues",
-                  "Évolution de la demande", "Horizon", "Tirages", "Graine aléatoire",
+                  "Évolution de la demande", "Horizon", "Simulations", "Graine aléatoire",
                   "Point de départ", "Seuil de sous-densité", "Données", "Contrôle du modèle",
                   "Contrôle a posteriori"):
         assert label in rows, label
@@ -81,7 +81,7 @@ def test_assumptions_are_written_out_in_french(runs, mirror):
     # The hazard table, the replacement rates by class and the delay, in words.
     assert "65 à 66 ans : 20" in rows["Départs"] and "75 ans et plus : 60" in rows["Départs"]
     assert "Sous-dense : 25" in rows["Remplacements"] and "1 an de vacance" in rows["Remplacements"]
-    assert "2023 à 2032" in rows["Horizon"] and DRAWS in rows["Tirages"]
+    assert "2023 à 2032" in rows["Horizon"] and DRAWS in rows["Simulations"]
     assert "DREES" in rows["Données"] and "OpenStreetMap" in rows["Données"]
     assert "Spearman" in rows["Contrôle du modèle"] and "AUC" in rows["Contrôle a posteriori"]
     # Never a local path, never the English header of earlier versions.

@@ -112,6 +112,7 @@ def _check(argv: list[str], out: Path | None, budget: _Budget) -> tuple[int | No
             code = None
     text = err.getvalue()
     assert "Traceback" not in text, text
+    assert "internal error" not in text, text  # main's one line for a fault of the engine
     assert code in (None, 0, 1, 2), (code, text)
     for w in caught:
         message = str(w.message)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import gzip
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import random_network
 
 import engine
+from engine import settings
 from engine.errors import InputError, NetworkError
 from engine.routing.loaders import read_graphml
 from engine.routing.network import RoadNetwork, haversine_m, hilbert_order
@@ -108,7 +112,7 @@ def test_corrupt_or_missing_cache_raises(tmp_path):
         RoadNetwork.load(tmp_path / "nope.npz")
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"PK\x03\x04 this is not a zip")
-    with pytest.raises(NetworkError, match="not a readable network cache"):
+    with pytest.raises(NetworkError, match="not a network file written by the engine"):
         RoadNetwork.load(bad)
     other = tmp_path / "other.npz"
     np.savez(other, meta=np.frombuffer(b"{}", dtype=np.uint8),
@@ -134,6 +138,51 @@ def test_snap_matches_brute_force_haversine():
     assert np.allclose(dist, brute.min(axis=1), rtol=1e-12)
     node, d = net.snap(float(lon[0]), float(lat[0]))
     assert isinstance(node, int) and node == idx[0] and d == pytest.approx(dist[0])
+
+
+@pytest.mark.parametrize("where", ["mid-latitudes", "antimeridian", "near the pole"])
+def test_snap_is_the_great_circle_nearest_anywhere(where):
+    # The KD-tree works on 3-D unit vectors: no planar distortion, no seam at 180°.
+    rng = np.random.default_rng(11)
+    centre = {"mid-latitudes": (2.0, 46.0), "antimeridian": (179.95, -17.0),
+              "near the pole": (40.0, 89.5)}[where]
+    lon = centre[0] + rng.uniform(-0.3, 0.3, 500)
+    lon = (lon + 180.0) % 360.0 - 180.0
+    lat = np.clip(centre[1] + rng.uniform(-0.3, 0.3, 500), -90, 90)
+    w = np.ones(499)
+    net = RoadNetwork.from_edges(np.arange(499), np.arange(1, 500), w, w, lon, lat,
+                                 np.arange(500), largest_component=False, node_order="input")
+    qlon = (centre[0] + rng.uniform(-0.35, 0.35, 300) + 180.0) % 360.0 - 180.0
+    qlat = np.clip(centre[1] + rng.uniform(-0.35, 0.35, 300), -90, 90)
+    _assert_snap_is_brute_force(net, qlon, qlat)
+
+
+def _assert_snap_is_brute_force(net, lon, lat):
+    idx, dist = net.snap(lon, lat)
+    brute = haversine_m(lon[:, None], lat[:, None], net.lon[None, :], net.lat[None, :])
+    assert np.array_equal(dist, brute.min(axis=1))
+    assert np.array_equal(idx, brute.argmin(axis=1))
+
+
+def test_spatial_index_is_built_once_and_routing_never_imports_scikit_learn():
+    net = random_network(60, 200, 1)
+    assert net.spatial_index() is net.spatial_index()
+    code = ("import sys, numpy as np\n"
+            "from engine.routing.network import RoadNetwork\n"
+            "w = np.ones(2)\n"
+            "net = RoadNetwork.from_edges(np.array([0, 1]), np.array([1, 0]), w, w,\n"
+            "    np.array([9.0, 9.01]), np.array([42.0, 42.0]), np.array([1, 2]))\n"
+            "net.snap(9.0, 42.0)\n"
+            "print('sklearn' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(settings.PACKAGE_DIR).parent)
+    assert out.stdout.strip() == "False"
+
+
+@pytest.mark.realdata
+def test_corsica_snap_equals_brute_force(corse):
+    rng = np.random.default_rng(4)
+    _assert_snap_is_brute_force(corse, rng.uniform(8.5, 9.6, 400), rng.uniform(41.35, 43.0, 400))
 
 
 def test_snap_errors():

@@ -6,6 +6,7 @@ Synthetic data made in code, plus the real Corsican commune polygons from the da
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from conftest import random_network
 from shapely.geometry import Point, box
 
 from engine import french, maps, outputs, report
+from engine.errors import InputError
 from engine.routing import surface
 from engine.routing.matrix import nearest_travel_times
 from engine.routing.network import RoadNetwork
@@ -144,34 +146,78 @@ def test_numeric_codes_are_zero_padded(tmp_path):
     assert lines[2].startswith("02004,02,")
 
 
-def test_write_atomic_success_replaces_and_keeps_others(tmp_path):
+def test_write_atomic_publishes_a_whole_new_set(tmp_path):
     out = tmp_path / "run"
-    out.mkdir()
-    (out / "communes.csv").write_text("old")
-    (out / "unrelated.txt").write_text("keep me")
+    outputs.write_atomic(out, [lambda d: (d / "communes.csv").write_text("old"),
+                               lambda d: (d / "installations.csv").write_text("old")])
+    (out / "mes_notes.txt").write_text("keep me")  # the planner's own file
     communes = make_communes()
     fc, summary, newly, inst = make_forecast(communes)
     files = outputs.write_atomic(out, {
         "communes": lambda d: outputs.write_communes(communes, d),
         "forecast": lambda d: outputs.write_table(fc, d / "forecast.csv"),
         "summary": lambda d: outputs.write_table(summary, d / "forecast_summary.csv"),
-        "installations": lambda d: outputs.write_table(inst, d / "installations.csv"),
         "nested": lambda d: (d / "maps").mkdir() or (d / "maps" / "a.txt").write_text("x"),
     })
     names = sorted(p.relative_to(out).as_posix() for p in files)
     assert names == ["communes.csv", "communes.gpkg", "forecast.csv", "forecast_summary.csv",
-                     "installations.csv", "maps/a.txt"]
+                     "maps/a.txt"]
     assert (out / "communes.csv").read_text() != "old"
-    assert (out / "unrelated.txt").read_text() == "keep me"
+    # The previous set's files go (no stale installations.csv); the user's file stays.
+    assert not (out / "installations.csv").exists()
+    assert (out / "mes_notes.txt").read_text() == "keep me"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"], "staging folder left behind"
-    back = pd.read_csv(out / "installations.csv", dtype={"code_commune": str})
-    assert list(back.code_commune) == ["00003", "00007"]
+    assert json.loads((out / outputs.MARKER).read_text())["files"] == names
+
+
+def test_write_atomic_refuses_folders_it_did_not_write(tmp_path, monkeypatch):
+    foreign = tmp_path / "documents"
+    foreign.mkdir()
+    (foreign / "budget.docx").write_text("x")
+    with pytest.raises(InputError, match="did not write"):
+        outputs.write_atomic(foreign, [lambda d: (d / "a.csv").write_text("1")])
+    assert sorted(p.name for p in foreign.iterdir()) == ["budget.docx"]
+    # Outputs of a version without the record are recognised by their names.
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    (legacy / "report.html").write_text("old")
+    outputs.write_atomic(legacy, [lambda d: (d / "report.html").write_text("new")])
+    assert (legacy / "report.html").read_text() == "new"
+    monkeypatch.chdir(legacy)
+    for bad in ("", " ", ".", str(tmp_path)):
+        with pytest.raises(InputError):
+            outputs.prepare_output(bad)
+
+
+def test_write_atomic_cleans_what_killed_runs_left(tmp_path):
+    out = tmp_path / "run"
+    outputs.write_atomic(out, [lambda d: (d / "a.csv").write_text("1")])
+    dead = 2**22 + 12345  # above the default pid_max: no such process
+    stale = tmp_path / f".run.staging-{dead}-abcd"
+    stale.mkdir()
+    (stale / "half.csv").write_text("x")
+    outputs.write_atomic(out, [lambda d: (d / "a.csv").write_text("2")])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    # Killed between setting the old set aside and publishing: the old set is put back.
+    aside = tmp_path / f".run.old-{dead}-abcd"
+    out.rename(aside)
+    assert outputs.prepare_output(out) == out and (out / "a.csv").read_text() == "2"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_write_atomic_follows_a_symlink_to_its_folder(tmp_path):
+    real = tmp_path / "elsewhere" / "run"
+    outputs.write_atomic(real, [lambda d: (d / "a.csv").write_text("1")])
+    link = tmp_path / "link"
+    link.symlink_to(real, target_is_directory=True)
+    outputs.write_atomic(link, [lambda d: (d / "a.csv").write_text("2")])
+    assert link.is_symlink() and (link / "a.csv").read_text() == "2"
+    assert sorted(p.name for p in real.parent.iterdir()) == ["run"]
 
 
 def test_write_atomic_failure_leaves_previous_outputs(tmp_path):
     out = tmp_path / "run"
-    out.mkdir()
-    (out / "communes.csv").write_text("previous run")
+    outputs.write_atomic(out, [lambda d: (d / "communes.csv").write_text("previous run")])
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     communes = make_communes()
 
@@ -324,27 +370,6 @@ def test_rasterize_mask_blanks_outside():
 # --------------------------------------------------------------------------- maps and report
 
 
-def test_static_maps_synthetic(tmp_path):
-    communes = make_communes()
-    fc, *_ = make_forecast(communes)
-    _png_ok(maps.map_apl_png(communes, tmp_path / "map_apl.png", subtitle="Test"))
-    _png_ok(maps.map_apl_png(communes, tmp_path / "map_u65.png", column="classe_u65"))
-    _png_ok(maps.map_apl_png(communes, tmp_path / "map_num.png", column="apl"))
-    _png_ok(maps.map_forecast_png(communes, fc, tmp_path / "map_forecast.png"))
-    _png_ok(maps.map_apl_png(make_communes(points=True), tmp_path / "map_points.png"))
-    with pytest.raises(ValueError, match="no forecast for year"):
-        maps.map_forecast_png(communes, fc, tmp_path / "x.png", year=1990)
-    assert not (tmp_path / "x.png").exists()
-
-
-def test_static_maps_corsica(mirror, tmp_path):
-    g = gpd.read_file(mirror / "insee" / "communes_corse.gpkg", layer="communes")
-    g = g.rename(columns={"population_municipale": "pop_totale"})
-    g["apl"] = np.log1p(g.pop_totale) / 2
-    g["classe"] = _classe(g["apl"].to_numpy())
-    _png_ok(maps.map_apl_png(g, tmp_path / "map_apl.png", subtitle="Corse"), min_side=900)
-
-
 def test_french_number_formats():
     assert french.fmt_int(1234567) == "1\u202f234\u202f567"
     assert french.fmt_dec(2.5) == "2,50"
@@ -356,25 +381,6 @@ def test_french_number_formats():
 
 _EXTERNAL = re.compile(r"""<(?:script|link|img|iframe)\b[^>]*?(?:src|href)\s*=\s*["']?(?:https?:)?//""",
                        re.IGNORECASE)
-
-
-def test_map_html_is_self_contained(tmp_path):
-    communes = make_communes()
-    gps = pd.DataFrame({"lon": [8.72, 8.72, 8.8], "lat": [41.92, 41.92, 42.0],
-                        "code_commune": ["00001", "00001", "00006"]})
-    iso = gpd.GeoDataFrame({"source": ["a", "a"], "minutes": [10, 20]},
-                           geometry=[box(8.7, 41.9, 8.8, 42.0), box(8.7, 41.9, 8.85, 42.05)],
-                           crs="EPSG:4326")
-    path = maps.map_html(communes, tmp_path / "map.html", practitioners_points=gps, isochrones=iso)
-    text = path.read_text(encoding="utf-8")
-    assert not _EXTERNAL.search(text), "the map must not load anything from the network"
-    assert "L.map(" in text and "leaflet-container" in text  # Leaflet JS and CSS are inline
-    assert "Commune 3" in text and "OpenStreetMap" in text
-    assert "2 médecins généralistes" in text
-    assert "Isochrones" in text
-    # Communes given as points (no polygons available) are drawn as circle markers.
-    points = maps.map_html(make_communes(points=True), tmp_path / "points.html")
-    assert "circleMarker" in points.read_text(encoding="utf-8")
 
 
 def test_report_is_self_contained(tmp_path):

@@ -12,7 +12,7 @@ from synthetic import write_synthetic_osm
 import engine
 from engine.errors import NetworkError
 from engine.routing.matrix import travel_times
-from engine.routing.pbf import _chain_sums, stream_pbf_network
+from engine.routing.pbf import chain_sums, stream_pbf_network
 
 _ARRAYS = ("indptr", "indices", "travel_time_s", "length_m", "lon", "lat", "osmid")
 
@@ -58,7 +58,7 @@ def test_chain_sums_kernel_equals_naive_twin(seed):
     starts = np.unique(np.concatenate([[0], rng.integers(0, 500, 60), [500]])).astype(np.int64)
     for reverse in (False, True):
         # Same additions in the same order: equal to the last bit.
-        assert np.array_equal(_chain_sums(values, starts, reverse),
+        assert np.array_equal(chain_sums(values, starts, reverse),
                               naive.chain_sums(values, starts, reverse))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import subprocess
 import sys
 import textwrap
@@ -185,12 +186,15 @@ def test_chunking_does_not_change_results(monkeypatch):
         assert np.array_equal(m.minutes, ref.minutes)
 
 
-def test_rows_are_in_nondecreasing_time_order():
+def test_rows_hold_each_reached_column_once():
+    # Rows are in search order, not sorted: each reached column appears exactly once.
     net = random_network(300, 1200, 11)
     m = travel_times(net, np.arange(0, net.n_nodes, 10), max_minutes=6)
+    dense = m.to_dense()
     for i in range(m.shape[0]):
-        _, minutes = m.row(i)
-        assert np.all(np.diff(minutes) >= 0)
+        cols, minutes = m.row(i)
+        assert len(np.unique(cols)) == len(cols) == np.isfinite(dense[i]).sum()
+        assert np.array_equal(minutes, dense[i, cols])
 
 
 def test_deterministic():
@@ -310,28 +314,80 @@ def test_bad_input(kwargs, message):
 # --------------------------------------------------------------------------- numba cache
 
 
-def test_numba_cache_is_used_in_a_fresh_process():
-    code = textwrap.dedent("""
-        import numpy as np
-        from engine.routing._dijkstra import _bounded_dijkstra, _run_chunk, _sssp_bounded
-        from engine.routing.matrix import travel_times
-        from engine.routing.network import RoadNetwork
-        w = np.array([60.0, 30.0, 45.0])
-        net = RoadNetwork.from_edges(np.array([0, 1, 2]), np.array([1, 2, 0]), w, w,
-                                     np.array([9.0, 9.1, 9.2]), np.array([42.0, 42.1, 42.0]),
-                                     np.array([1, 2, 3]))
-        travel_times(net, np.arange(3), max_minutes=5)
-        kernels = (_bounded_dijkstra, _run_chunk, _sssp_bounded)
-        print(sum(sum(f.stats.cache_misses.values()) for f in kernels),
-              sum(sum(f.stats.cache_hits.values()) for f in kernels))
-    """)
+_CACHE_PROBE = textwrap.dedent("""
+    import sys
+    import numpy as np
+    from engine.routing.matrix import (compile_kernels, kernels_cached, nearest_travel_times,
+                                       travel_times)
+    from engine.routing.network import RoadNetwork
+    from engine.routing._dijkstra import KERNELS
+    before = kernels_cached()
+    if sys.argv[1] == "compile":
+        compile_kernels()
+    w = np.array([60.0, 30.0, 45.0])
+    net = RoadNetwork.from_edges(np.array([0, 1, 2]), np.array([1, 2, 0]), w, w,
+                                 np.array([9.0, 9.1, 9.2]), np.array([42.0, 42.1, 42.0]),
+                                 np.array([1, 2, 3]))
+    travel_times(net, np.arange(3), max_minutes=5)
+    nearest_travel_times(net, [0, 1])
+    kernels = [f for f, _ in KERNELS.values()]
+    print(len(kernels), int(before), int(kernels_cached()),
+          sum(sum(f.stats.cache_misses.values()) for f in kernels),
+          sum(sum(f.stats.cache_hits.values()) for f in kernels),
+          sum(len(f.signatures) for f in kernels))
+""")
+
+
+def _probe(mode: str, **env: str) -> list[int]:
     root = Path(engine_settings.PACKAGE_DIR).parent
+    run = subprocess.run([sys.executable, "-c", _CACHE_PROBE, mode], cwd=root, check=True,
+                         capture_output=True, text=True, env={**os.environ, **env})
+    return [int(x) for x in run.stdout.split()[-6:]]
+
+
+def test_numba_cache_is_used_in_a_fresh_process():
     # The first run may compile and write the cache; the second must only read it.
-    subprocess.run([sys.executable, "-c", code], cwd=root, check=True, capture_output=True)
-    out = subprocess.run([sys.executable, "-c", code], cwd=root, check=True, capture_output=True,
-                         text=True).stdout.split()
-    misses, hits = int(out[-2]), int(out[-1])
-    assert misses == 0 and hits >= 1, out
+    _probe("compile")
+    kernels, before, after, misses, hits, variants = _probe("run")
+    # One compiled variant per kernel, loaded from the cache, and known to be cached.
+    assert before == after == 1 and misses == 0 and hits == variants == kernels
+
+
+@pytest.mark.slow
+def test_kernels_cached_is_false_on_an_empty_cache_then_true(tmp_path):
+    cache = str(tmp_path / "numba-cache")
+    kernels, before, after, misses, hits, variants = _probe("compile", NUMBA_CACHE_DIR=cache)
+    assert (before, after, misses, hits, variants) == (0, 1, kernels, 0, kernels)
+    assert _probe("run", NUMBA_CACHE_DIR=cache)[1:5] == [1, 1, 0, kernels]
+
+
+@pytest.mark.slow
+def test_kernels_work_without_a_writable_cache(tmp_path):
+    """No writable cache folder: one warning, kernels compile in memory, same results."""
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where numba wants a folder")
+    code = textwrap.dedent("""
+        import warnings
+        import numpy as np
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            from engine.routing.matrix import kernels_cached, travel_times
+            from engine.routing.network import RoadNetwork
+        w = np.array([60.0, 30.0, 45.0, 10.0])
+        net = RoadNetwork.from_edges(np.array([0, 1, 2, 1]), np.array([1, 2, 0, 0]), w, w,
+                                     np.array([9.0, 9.1, 9.2]), np.array([42.0, 42.1, 42.0]),
+                                     np.array([1, 2, 3]), node_order="input")
+        before = kernels_cached()
+        print(travel_times(net, [0]).to_dense().tolist(), before, kernels_cached(),
+              [type(c.message).__name__ for c in caught])
+    """)
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(blocked / "sub"),
+           "NUMBA_CACHE_LOCATOR_CLASSES": "UserProvidedCacheLocator"}
+    run = subprocess.run([sys.executable, "-c", code], cwd=Path(engine_settings.PACKAGE_DIR).parent,
+                         capture_output=True, text=True, env=env)
+    assert run.returncode == 0, run.stderr[-2000:]
+    # Not cached before (nothing on disk), ready after (compiled in memory).
+    assert run.stdout.strip() == "[[0.0, 1.0, 1.5]] False True ['NumbaCacheWarning']"
 
 
 # --------------------------------------------------------------------------- Corsica

@@ -8,7 +8,9 @@ parallel over rows.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
+
+from engine.jit import kernel
 
 #: Below this many stored weights the serial kernels win (thread start-up dominates).
 PARALLEL_MIN_NNZ = 200_000
@@ -77,7 +79,7 @@ def nnls_normal(q, c, x0=None, *, tol: float = 1e-10, max_sweeps: int = 100_000)
                     np.ascontiguousarray(q.diagonal()), c, x.copy(), float(tol), int(max_sweeps))
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _nnls_cd(indptr, indices, data, diag, c, x, tol, max_sweeps):
     """Cyclic coordinate descent on ``0.5 x'Qx - c'x``, ``x >= 0``; ``Q`` in CSR (symmetric).
 
@@ -115,7 +117,7 @@ def _nnls_cd(indptr, indices, data, diag, c, x, tol, max_sweeps):
     return x, sweeps
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _spmv_serial(indptr, indices, data, x):
     """Serial twin of :func:`_spmv`."""
     n = len(indptr) - 1
@@ -128,7 +130,7 @@ def _spmv_serial(indptr, indices, data, x):
     return y
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _spmm_serial(indptr, indices, data, x):
     """Serial twin of :func:`_spmm`."""
     n = len(indptr) - 1
@@ -143,7 +145,7 @@ def _spmm_serial(indptr, indices, data, x):
     return y
 
 
-@njit(cache=True, parallel=True, nogil=True)
+@kernel(parallel=True)
 def _spmv(indptr, indices, data, x):
     """``y[r] = sum_k data[k] * x[indices[k]]`` over row ``r``'s entries."""
     n = len(indptr) - 1
@@ -156,7 +158,7 @@ def _spmv(indptr, indices, data, x):
     return y
 
 
-@njit(cache=True, parallel=True, nogil=True)
+@kernel(parallel=True)
 def _spmm(indptr, indices, data, x):
     """``y[r, :] = sum_k data[k] * x[indices[k], :]`` (``x`` is C-contiguous 2-D)."""
     n = len(indptr) - 1
@@ -171,7 +173,7 @@ def _spmm(indptr, indices, data, x):
     return y
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _ratio(supply, demand):
     """``supply / demand`` where demand > 0, else 0 (supply out of any demand's reach)."""
     out = np.zeros(supply.shape, dtype=np.float64)
@@ -182,7 +184,7 @@ def _ratio(supply, demand):
     return out
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _ratio_2d(supply, demand):
     """Row-wise :func:`_ratio` for ``supply`` of shape ``(n_supply, n_draws)``."""
     out = np.zeros(supply.shape, dtype=np.float64)
@@ -194,7 +196,7 @@ def _ratio_2d(supply, demand):
     return out
 
 
-@njit(cache=True, parallel=True, nogil=True)
+@kernel(parallel=True)
 def _row_normalise(indptr, data, mask_cols, indices):
     """Divide each row's entries by the row sum over columns where ``mask_cols`` is true.
 

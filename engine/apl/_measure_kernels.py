@@ -9,7 +9,9 @@ rows (a CSC matrix, its transpose, serves the passive measures).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
+
+from engine.jit import kernel
 
 # --------------------------------------------------------------------------- cumulative
 
@@ -33,7 +35,7 @@ def _rows(indptr, indices, minutes, opportunities):
             np.ascontiguousarray(opportunities, dtype=np.float64))
 
 
-@njit(cache=True, parallel=True, nogil=True)
+@kernel(parallel=True)
 def _cumulative(indptr, indices, minutes, opportunities, cutoffs):
     """Bucket each entry at the first cutoff it is within, then cumulate the buckets."""
     n = len(indptr) - 1
@@ -66,7 +68,7 @@ def closest_costs(indptr, indices, minutes, opportunities, targets):
                     np.ascontiguousarray(targets, dtype=np.float64))
 
 
-@njit(cache=True, parallel=True, nogil=True)
+@kernel(parallel=True)
 def _closest(indptr, indices, minutes, opportunities, targets):
     """Sort each row's entries with positive opportunities by time and cumulate them."""
     n = len(indptr) - 1
@@ -126,7 +128,7 @@ def furness(indptr, indices, weights, t_indptr, t_indices, t_weights, origins, d
                     float(tol), float(improvement_tol), int(max_iterations))
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _furness(indptr, indices, weights, t_indptr, t_indices, t_weights, origins, destinations,
              tol, improvement_tol, max_iterations):
     """``A_i = 1 / sum_j B_j D_j W_ij``, then ``B_j = 1 / sum_i A_i O_i W_ij``, until balanced.
@@ -207,7 +209,7 @@ def raam_costs(demand, supply, travel, max_cycles, initial_step, min_step, half_
                  int(limit_initial), bool(absolute_steps))
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _raam(demand, supply, travel, max_cycles, initial_step, min_step, half_life, limit_initial,
           absolute_steps):
     """Port of ``access.raam.iterate_raam`` (same operations in the same order, so the

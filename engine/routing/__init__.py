@@ -11,6 +11,8 @@ _EXPORTS = {
     "RoadNetwork": "engine.routing.network",
     "SpeedModel": "engine.routing.speeds",
     "TravelTimeMatrix": "engine.routing.matrix",
+    "compile_kernels": "engine.routing.matrix",
+    "kernels_cached": "engine.routing.matrix",
     "legal_speeds": "engine.routing.speeds",
     "load_network": "engine.routing.loaders",
     "nearest_travel_times": "engine.routing.matrix",

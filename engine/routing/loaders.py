@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 import xml.etree.ElementTree as ET
 import zlib
 from collections.abc import Mapping
@@ -11,10 +12,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.errors import NetworkError
+from engine.errors import InputWarning, NetworkError
 from engine.routing.network import RoadNetwork, haversine_m
 from engine.routing.osm import open_maybe_compressed
-from engine.routing.speeds import SpeedModel, edge_speeds_kmh, resolve_speed_model
+from engine.routing.speeds import (
+    SpeedModel,
+    edge_speeds_kmh,
+    known_highway,
+    parse_maxspeed,
+    resolve_speed_model,
+)
 
 _GRAPHML_NS = "{http://graphml.graphdrawing.org/xmlns}"
 
@@ -172,6 +179,7 @@ def network_from_frames(
         straight = haversine_m(lon[u], lat[u], lon[v], lat[v])
     maxspeed = edges["maxspeed"].to_numpy(object) if "maxspeed" in edges else None
     highway = edges["highway"].to_numpy(object) if "highway" in edges else np.full(len(edges), "")
+    _check_highway(model, highway, maxspeed, source)
     kmh = edge_speeds_kmh(model, highway, maxspeed, length, np.nan_to_num(straight))
     travel_time = length / (kmh / 3.6)
     meta["speed_model"] = {
@@ -183,6 +191,30 @@ def network_from_frames(
     meta.setdefault("input_edges", int(len(edges)))
     return RoadNetwork.from_edges(u, v, travel_time, length, lon, lat, osmid, meta=meta,
                                   largest_component=largest_component)
+
+
+#: Share of edges without a known ``highway`` class above which the loader warns.
+UNKNOWN_HIGHWAY_WARN = 0.2
+
+
+def _check_highway(model: SpeedModel, highway, maxspeed, source) -> None:
+    """Refuse a network whose speeds would all be the fallback (no usable highway class nor
+    maxspeed), warn when many edges fall back."""
+    known = known_highway(model, highway)
+    if maxspeed is not None and model.use_maxspeed:
+        known |= np.array([m is not None and not (isinstance(m, float) and np.isnan(m))
+                           and np.isfinite(parse_maxspeed(m)) for m in maxspeed], dtype=bool)
+    share = 1.0 - float(known.mean()) if len(known) else 0.0
+    if share >= 1.0:
+        raise NetworkError(
+            "no road has a 'highway' class (or a 'maxspeed') the speed model knows: every "
+            f"road would be driven at the fallback {model.fallback_kmh:g} km/h and travel times "
+            "would be meaningless. Give an OSM drive network with its tags (osmnx GraphML, "
+            ".osm, .osm.pbf) or a speed model (speeds=)", path=source, column="highway")
+    if share > UNKNOWN_HIGHWAY_WARN:
+        warnings.warn(f"{source}: {share:.0%} of the roads have no 'highway' class the speed "
+                      f"model knows; they are driven at {model.fallback_kmh:g} km/h",
+                      InputWarning, stacklevel=3)
 
 
 def read_graphml(path: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -11,7 +12,7 @@ import scipy.sparse as sp
 from engine import settings
 from engine._validate import minutes_bound, node_indices
 from engine.errors import InputError
-from engine.routing._dijkstra import bounded_searches, nearest_seconds
+from engine.routing._dijkstra import KERNELS, bounded_searches, nearest_seconds
 from engine.routing.network import RoadNetwork
 
 
@@ -21,8 +22,9 @@ class TravelTimeMatrix:
 
     Only reached pairs are stored; a zero (origin equal to destination) is a stored entry,
     not a missing one. Row ``i`` holds columns ``indices[indptr[i]:indptr[i + 1]]`` with
-    times ``minutes`` at the same positions, ordered by non-decreasing time (the order the
-    search settled them), not by column; :meth:`transpose` returns sorted rows.
+    times ``minutes`` at the same positions, in the order the search wrote them: neither
+    by column nor by time (see :mod:`engine.routing._dijkstra`); :meth:`transpose` returns
+    rows sorted by column.
 
     Parameters
     ----------
@@ -130,10 +132,11 @@ def travel_times(
 ) -> TravelTimeMatrix:
     """Shortest travel times from each origin to each destination, bounded and sparse.
 
-    A multi-source Dijkstra compiled with numba, parallel over origins, with an early exit
-    at ``max_minutes`` (and once every destination is settled). Times equal a textbook
-    Dijkstra on ``network.travel_time_s`` exactly (seconds summed in float64 along the
-    path, then divided by 60). With ``reverse=True`` they equal a textbook Dijkstra on the
+    An exact shortest-path search compiled with numba (a bucket queue, pass-through chains
+    walked in path order), parallel over origins on ``numba.get_num_threads()`` threads,
+    with an early exit at ``max_minutes`` (and once every destination is reached). Times
+    equal a textbook Dijkstra on ``network.travel_time_s`` exactly (seconds summed in
+    float64 along the path, then divided by 60). With ``reverse=True`` they equal a textbook Dijkstra on the
     reversed graph, which adds the same edge times from the far end of the path: a time
     may then differ from the forward one in the last bit.
 
@@ -162,8 +165,10 @@ def travel_times(
     Returns
     -------
     TravelTimeMatrix
-        Minutes, rows in ``origins`` order, columns in ``destinations`` order. With
-        ``client``, ``stats`` also holds ``tasks`` and ``workers``.
+        Minutes, rows in ``origins`` order, columns in ``destinations`` order (each row's
+        entries in search order). ``stats["relaxations"]`` counts the edges scanned (a
+        textbook Dijkstra reaching the same nodes relaxes as many); with ``client``,
+        ``stats`` also holds ``tasks`` and ``workers``.
 
     Raises
     ------
@@ -212,10 +217,9 @@ def travel_times(
         return TravelTimeMatrix(src, dst, np.zeros(len(src) + 1, np.int64), np.empty(0, np.int32),
                                 np.empty(0), max_minutes, reverse, stats)
     if client is None:
-        counts, cols, seconds, relax = bounded_searches(
+        counts, cols, minutes, relax = bounded_searches(
             indptr, indices, weights, src, limit, len(dst), target_pos,
-            settings.routing_chunk_size)
-        minutes = seconds / 60.0
+            settings.routing_chunk_size, unit=60.0)
         stats["relaxations"] = relax
     else:
         counts, cols, minutes, more = route_on_cluster(
@@ -291,3 +295,74 @@ def nearest_travel_times(
         indptr, indices, weights = network.indptr, network.indices, network.travel_time_s
     limit = np.inf if max_minutes is None else max_minutes * 60.0
     return nearest_seconds(indptr, indices, weights, src, limit) / 60.0
+
+
+# --------------------------------------------------------------------------- compilation
+
+
+def _routing_kernels() -> list[tuple]:
+    """The kernels behind :func:`travel_times` and :func:`nearest_travel_times`, with the one
+    signature each is called with. (Streaming a PBF file compiles its own small kernel,
+    ~0.1 s, on first use.)"""
+    return list(KERNELS.values())
+
+
+def kernels_cached() -> bool:
+    """Whether routing will run without compiling: its kernels are in memory or in numba's cache.
+
+    Cheap (it reads numba's small index files, no compiled code): a command-line front end
+    can call it to announce a first, slower run, e.g. ``"compilation des calculs (premier
+    lancement uniquement)…"``, only when compilation is about to happen.
+
+    Returns
+    -------
+    bool
+        True when every kernel is compiled in this process or found in numba's on-disk
+        cache for this machine, Python, numba and source version; False otherwise,
+        including when numba has no writable cache (kernels then compile in every process).
+
+    Examples
+    --------
+    >>> from engine.routing.matrix import compile_kernels, kernels_cached
+    >>> _ = compile_kernels()
+    >>> kernels_cached()
+    True
+    """
+    try:
+        from numba.core.caching import FunctionCache
+
+        for dispatcher, sig in _routing_kernels():
+            if tuple(sig) in dispatcher.overloads:
+                continue
+            cache = dispatcher._cache
+            if not isinstance(cache, FunctionCache):
+                return False
+            key = cache._index_key(tuple(sig), dispatcher.targetctx.codegen())
+            if key not in cache._cache_file._load_index():
+                return False
+    except Exception:  # numba's cache layout is internal: unknown means "will compile"
+        return False
+    return True
+
+
+def compile_kernels() -> float:
+    """Compile the routing kernels now, or load them from numba's on-disk cache.
+
+    Routing compiles on first use anyway; calling this first moves the cost (a few seconds
+    once per machine, ~0.1 s to load afterwards) to a moment of the caller's choosing.
+
+    Returns
+    -------
+    float
+        Seconds spent.
+
+    Examples
+    --------
+    >>> from engine.routing.matrix import compile_kernels
+    >>> compile_kernels() >= 0
+    True
+    """
+    t0 = time.perf_counter()
+    for dispatcher, sig in _routing_kernels():
+        dispatcher.compile(tuple(sig))
+    return time.perf_counter() - t0

@@ -46,6 +46,14 @@ def haversine_m(lon1, lat1, lon2, lat2) -> np.ndarray:
     return 2 * settings.earth_radius_m * np.arcsin(np.sqrt(h))
 
 
+def _unit_vectors(lon, lat) -> np.ndarray:
+    """``(n, 3)`` unit vectors of points given in degrees."""
+    lam = np.deg2rad(lon)
+    phi = np.deg2rad(lat)
+    c = np.cos(phi)
+    return np.column_stack([c * np.cos(lam), c * np.sin(lam), np.sin(phi)])
+
+
 def hilbert_order(lon: np.ndarray, lat: np.ndarray, bits: int = 16) -> np.ndarray:
     """Permutation sorting points along a Hilbert curve over their bounding box.
 
@@ -141,7 +149,7 @@ class RoadNetwork:
     osmid: np.ndarray
     meta: dict[str, Any] = field(default_factory=dict)
     _reverse: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False)
-    _balltree: Any = field(default=None, repr=False)
+    _kdtree: Any = field(default=None, repr=False)
     _osmid_index: dict[int, int] | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ construction
@@ -405,12 +413,10 @@ class RoadNetwork:
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise InputError(f"point {i} has NaN or infinite coordinates ({x[i]}, {y[i]})", row=i)
-        if self._balltree is None:
-            from sklearn.neighbors import BallTree
-
-            self._balltree = BallTree(np.deg2rad(np.column_stack([self.lat, self.lon])), metric="haversine")
-        dist, idx = self._balltree.query(np.deg2rad(np.column_stack([y, x])), k=1)
-        idx = idx[:, 0].astype(np.int64)
+        # Nearest by the chord between unit vectors, which orders points as the great-circle
+        # distance does: a KD-tree over the nodes finds the same node as a haversine search.
+        _, idx = self.spatial_index().query(_unit_vectors(x, y), k=1)
+        idx = np.asarray(idx, dtype=np.int64)
         # Recompute with osmnx's haversine so distances match the edge lengths' convention.
         d = haversine_m(x, y, self.lon[idx], self.lat[idx])
         if max_distance_m is not None:
@@ -424,6 +430,26 @@ class RoadNetwork:
         if scalar:
             return int(idx[0]), float(d[0])
         return idx, d
+
+    def spatial_index(self):
+        """The KD-tree of the nodes on the unit sphere, built on first use and kept.
+
+        Returns
+        -------
+        scipy.spatial.cKDTree
+            Over the 3-D unit vectors of the nodes (x towards 0°E on the equator, z to
+            the north pole): the chord between two unit vectors grows with their
+            great-circle distance, so its nearest neighbours are the great-circle ones.
+            Built in ~10 ms for Corsica's 31,000 nodes and 1.2-3 s for 4.2 million (measured
+            on the shared 2-core machine), so it is rebuilt when a network is loaded rather
+            than stored in its ``.npz`` cache.
+        """
+        if self._kdtree is None:
+            from scipy.spatial import cKDTree
+
+            self._kdtree = cKDTree(_unit_vectors(self.lon, self.lat), balanced_tree=False,
+                                   compact_nodes=False)
+        return self._kdtree
 
     def node_of_osmid(self, osmid) -> np.ndarray:
         """Node index of each OSM node id (``KeyError`` naming the first unknown id)."""
@@ -469,6 +495,7 @@ class RoadNetwork:
             with os.fdopen(fd, "wb") as fh:
                 np.savez(fh, meta=np.frombuffer(meta.encode(), dtype=np.uint8),
                          **{k: getattr(self, k) for k in self._ARRAYS})
+            settings.user_permissions(tmp)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -500,8 +527,10 @@ class RoadNetwork:
             with np.load(path, allow_pickle=False) as z:
                 meta = json.loads(bytes(z["meta"]).decode())
                 arrays = {k: z[k] for k in cls._ARRAYS}
-        except Exception as exc:  # zip, key or JSON errors all mean the same to the user
-            raise NetworkError(f"not a readable network cache ({exc})", path=path) from exc
+        except Exception:  # zip, key, pickle or JSON errors all mean the same to the user
+            raise NetworkError("not a network file written by the engine (write one with "
+                               "'apl data network ROADS.osm.pbf --out ROADS.npz', or give the "
+                               "OSM file itself)", path=path) from None
         if meta.pop("cache_format", None) != _CACHE_FORMAT:
             raise NetworkError(f"not a network cache of format {_CACHE_FORMAT}", path=path)
         net = cls(**arrays, meta=meta)

@@ -42,10 +42,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from numba import njit
+from numba import types
 
 from engine._validate import existing_file
 from engine.errors import NetworkError
+from engine.jit import kernel
 from engine.routing.network import RoadNetwork, haversine_m
 from engine.routing.osm import frames_from_ways, is_drivable, no_drivable_road, way_direction
 from engine.routing.speeds import SpeedModel, edge_speeds_kmh, resolve_speed_model
@@ -53,7 +54,7 @@ from engine.routing.speeds import SpeedModel, edge_speeds_kmh, resolve_speed_mod
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["read_osm_pbf", "stream_pbf_network"]
+__all__ = ["chain_sums", "read_osm_pbf", "stream_pbf_network"]
 
 # PBF (and libosmium) coordinates are integers in units of 1e-7 degree.
 _COORD_PRECISION = 10_000_000.0
@@ -95,18 +96,16 @@ class _Growable:
         return out
 
 
-@njit(cache=True)
-def _chain_sums(values, group_start, reverse):
+@kernel
+def _chain_sums(values, group_start, reverse, out):
     """Sum ``values`` over each group of consecutive entries, one addition after another.
 
-    Groups are ``values[group_start[g]:group_start[g + 1]]``. ``reverse`` adds from the
-    last entry to the first (the travel order on the backward direction of a way). Written
-    out instead of ``np.add.reduceat``, whose pairwise summation would not follow the
-    path order.
+    Groups are ``values[group_start[g]:group_start[g + 1]]``; sums go to ``out[g]``.
+    ``reverse`` adds from the last entry to the first (the travel order on the backward
+    direction of a way). Written out instead of ``np.add.reduceat``, whose pairwise
+    summation would not follow the path order.
     """
-    n_groups = group_start.shape[0] - 1
-    out = np.empty(n_groups, np.float64)
-    for g in range(n_groups):
+    for g in range(group_start.shape[0] - 1):
         lo = group_start[g]
         hi = group_start[g + 1]
         s = 0.0
@@ -117,6 +116,35 @@ def _chain_sums(values, group_start, reverse):
             for k in range(lo, hi):
                 s += values[k]
         out[g] = s
+    return 0
+
+
+#: The module's kernel and the one signature :func:`chain_sums` calls it with.
+KERNELS = {"_chain_sums": (_chain_sums, (
+    types.Array(types.float64, 1, "C"), types.Array(types.int64, 1, "C"), types.boolean,
+    types.Array(types.float64, 1, "C")))}
+
+
+def chain_sums(values, group_start, reverse: bool = False) -> np.ndarray:
+    """Sum of each group ``values[group_start[g]:group_start[g + 1]]``, added in order.
+
+    Parameters
+    ----------
+    values : array-like of float
+        The values (segment lengths or times).
+    group_start : array-like of int
+        Non-decreasing group bounds, ``len(groups) + 1`` of them.
+    reverse : bool
+        Add each group from its last value to its first.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, one sum per group, each the float sum in that order (not pairwise).
+    """
+    bounds = np.ascontiguousarray(group_start, dtype=np.int64)
+    out = np.empty(max(len(bounds) - 1, 0), np.float64)
+    _chain_sums(np.ascontiguousarray(values, dtype=np.float64), bounds, bool(reverse), out)
     return out
 
 
@@ -368,10 +396,10 @@ def stream_pbf_network(
     direction = ways["way_dir"][seg_way[starts]]
     fwd = direction >= 0
     bwd = direction <= 0
-    t_fwd = _chain_sums(time, bounds, False)[fwd]
-    l_fwd = _chain_sums(length, bounds, False)[fwd]
-    t_bwd = _chain_sums(time, bounds, True)[bwd]
-    l_bwd = _chain_sums(length, bounds, True)[bwd]
+    t_fwd = chain_sums(time, bounds, False)[fwd]
+    l_fwd = chain_sums(length, bounds, False)[fwd]
+    t_bwd = chain_sums(time, bounds, True)[bwd]
+    l_bwd = chain_sums(length, bounds, True)[bwd]
     u = np.concatenate([tail[fwd], head[bwd]])
     v = np.concatenate([head[fwd], tail[bwd]])
     seg_dir = ways["way_dir"][seg_way]

@@ -211,17 +211,38 @@ def parse_maxspeed(value: object) -> float:
     return float(np.mean(good)) if good else math.nan
 
 
-def _highway_speed(model: SpeedModel, highway: object) -> float:
+def _classes(highway: object) -> list[str]:
     if isinstance(highway, (list, tuple)):
-        classes = [str(h) for h in highway]
-    else:
-        text = "" if highway is None else str(highway)
-        if text.startswith("[") and text.endswith("]"):
-            classes = [c.strip(" '\"") for c in text[1:-1].split(",")]
-        else:
-            classes = [text]
-    speeds = [model.highway_kmh.get(c, model.fallback_kmh) for c in classes if c]
+        return [str(h) for h in highway if str(h)]
+    text = "" if highway is None or (isinstance(highway, float) and math.isnan(highway)) \
+        else str(highway)
+    if text.startswith("[") and text.endswith("]"):
+        return [c.strip(" '\"") for c in text[1:-1].split(",") if c.strip(" '\"")]
+    return [text] if text else []
+
+
+def _highway_speed(model: SpeedModel, highway: object) -> float:
+    speeds = [model.highway_kmh.get(c, model.fallback_kmh) for c in _classes(highway)]
     return float(np.mean(speeds)) if speeds else model.fallback_kmh
+
+
+def known_highway(model: SpeedModel, highway: np.ndarray | list) -> np.ndarray:
+    """Whether each edge has at least one ``highway`` class the speed model knows (the
+    others drive at its fallback speed).
+
+    Examples
+    --------
+    >>> known_highway(SpeedModel(), ["primary", "", "['track', 'service']", "footway"]).tolist()
+    [True, False, True, False]
+    """
+    cache: dict[object, bool] = {}
+    out = np.zeros(len(highway), dtype=bool)
+    for i, hw in enumerate(highway):
+        key = hw if not isinstance(hw, list) else tuple(hw)
+        if key not in cache:
+            cache[key] = any(c in model.highway_kmh for c in _classes(hw))
+        out[i] = cache[key]
+    return out
 
 
 def edge_speeds_kmh(
