@@ -798,6 +798,22 @@ def cmd_data(args, progress) -> dict:
     raise _Usage(f"unknown data action {args.action!r}")
 
 
+def _one_line_warnings(command: str) -> None:
+    """In the apl program, print each warning as one line naming the command.
+
+    Python's own format adds the engine's file, line and source text, which tell a planner
+    nothing; the message itself names the input file and what was assumed. Only the program
+    does this: a library caller (or a test recording warnings) keeps Python's handling.
+    """
+    import warnings
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = " ".join(str(message).split())
+        print(f"apl {command}: warning: {text}", file=sys.stderr if file is None else file)
+
+    warnings.showwarning = show
+
+
 _COMMANDS = {"compute": cmd_compute, "forecast": cmd_forecast, "backtest": cmd_backtest,
              "optimize": cmd_optimize, "compare": cmd_compare,
              "isochrones": cmd_isochrones, "data": cmd_data}
@@ -817,6 +833,7 @@ def main(argv: list[str] | None = None) -> int:
     outside = signal.getsignal(signal.SIGINT)
     if outside is _quiet_interrupt:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        _one_line_warnings(args.command)
     try:
         _check_options(args)
         out = getattr(args, "out", None)

@@ -1305,6 +1305,8 @@ def read_communes(path: str | os.PathLike, *, layer: str = "communes", sheet: st
             raise _error("needs 'pop_standardisee' or the 19 age-band columns (0-4, 5-9, ..., "
                          "85-89, 90+, or pop_0_4 ... pop_90_plus); the file has neither",
                          source, _header(source))
+    if require_population and len(table):
+        _check_someone_lives_here(table, bands, source)
     for name in ("pop_totale", "pop_standardisee"):
         if name not in table:
             table[name] = np.nan
@@ -1351,6 +1353,25 @@ def read_communes(path: str | os.PathLike, *, layer: str = "communes", sheet: st
         out = gpd.GeoDataFrame(out, geometry=polygons.reset_index(drop=True), crs="EPSG:4326")
         out.attrs["source"] = source
     return out
+
+
+def _check_someone_lives_here(table: pd.DataFrame, bands: list[str], source: Source) -> None:
+    """Refuse a communes file whose populations are all 0.
+
+    Every APL would then be 0 (no demand takes up the supply) and shares of population in
+    deficit would divide by zero: a wrong column or an empty export, never a territory to
+    measure.
+    """
+    groups = [("pop_totale", ["pop_totale"], "inhabitants")]
+    if "pop_standardisee" in table:
+        groups.append(("pop_standardisee", ["pop_standardisee"], "standardised inhabitants"))
+    elif bands:
+        groups.append((bands[0], bands, "inhabitants in any age band"))
+    for column, names, what in groups:
+        if not np.nansum(table[names].to_numpy(np.float64)) > 0:
+            raise _error(f"every commune has 0 {what}: there is no one whose access to "
+                         "measure; expected the communes' populations (a wrong column or an "
+                         "empty export?)", source, _header(source), column)
 
 
 def _check_swapped(lon: np.ndarray, lat: np.ndarray, codes, lines: np.ndarray,

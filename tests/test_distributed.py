@@ -113,6 +113,9 @@ def test_connect_local_and_disconnect(network):
 
     c = connect("local:1")
     try:
+        # Issue 16: the dashboard listened on 0.0.0.0; it must be reachable from this machine only.
+        link = c.cluster.dashboard_link
+        assert link.startswith("http://127.0.0.1:"), link
         m = travel_times(network, [0, 1, 2], max_minutes=10, client=c, chunk_size=2)
         _assert_identical(m, travel_times(network, [0, 1, 2], max_minutes=10))
     finally:

@@ -190,6 +190,31 @@ def test_absurd_populations_are_reader_errors(capsys, tiny, tmp_path, column, va
     assert "demand" not in line and "row 0" not in line
 
 
+def test_all_populations_zero_fail_and_keep_the_previous_outputs(capsys, tiny, tmp_path):
+    # Before: two UnservedSupplyWarning blocks, a ZeroDivisionError traceback, exit 1, after
+    # all outputs were written (APL 0 everywhere); later, exit 0 with APL 0 everywhere.
+    out = tmp_path / "out"
+    code, _ = _run(capsys, "compute", "--network", tiny["network"], "--communes",
+                   tiny["communes"], "--practitioners", tiny["practitioners"],
+                   "--no-isochrones", "--out", out)
+    assert code == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    text = COMMUNES_CSV
+    for old in (",1000,1100,", ",2000,1900,", ",500,520,", ",3000,3100,", ",800,700,"):
+        text = text.replace(old, ",0,0,")
+    zero = _file(tmp_path, "zero.csv", text)
+    for command in ("compute", "forecast"):
+        code, line = _run(capsys, command, "--network", tiny["network"], "--communes", zero,
+                          "--practitioners", tiny["practitioners"], "--out", out)
+        assert code == 1
+        assert f"{zero}:1, column 'pop_totale': every commune has 0 inhabitants" in line
+        assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    only_std = _file(tmp_path, "zero_std.csv", COMMUNES_CSV.replace(",1100,", ",0,").replace(
+        ",1900,", ",0,").replace(",520,", ",0,").replace(",3100,", ",0,").replace(",700,", ",0,"))
+    code, line = _compute(capsys, tiny, tmp_path / "std", communes=only_std)
+    assert code == 1 and "column 'pop_standardisee': every commune has 0 standardised" in line
+
+
 # --------------------------------------------------------------------------- empty tables
 
 
@@ -238,6 +263,21 @@ def test_empty_out_is_refused(capsys, tiny, tmp_path, monkeypatch):
                       tiny["communes"], "--practitioners", tiny["practitioners"],
                       "--out", tiny["communes"])
     assert code == 2 and "exists and is not a folder" in line
+
+
+def test_a_mount_point_is_refused_before_any_work(capsys, tiny, tmp_path, monkeypatch):
+    # Before: the whole computation ran, then "OSError: [Errno 18] Invalid cross-device link".
+    import os
+
+    mount = tmp_path / "usb"
+    mount.mkdir()
+    real = os.path.ismount
+    monkeypatch.setattr(os.path, "ismount", lambda p: str(p) == str(mount) or real(p))
+    code, line = _run(capsys, "compute", "--network", tiny["network"], "--communes",
+                      tiny["communes"], "--practitioners", tiny["practitioners"],
+                      "--no-isochrones", "--out", mount)
+    assert code == 2 and "is a mount point" in line and "give a folder inside it" in line
+    assert list(mount.iterdir()) == []
 
 
 def test_out_under_a_file_is_refused(capsys, tiny, tmp_path):
@@ -394,6 +434,26 @@ def test_scenario_sections_of_the_wrong_type(capsys, tiny, tmp_path, text, where
     code, line, scenario = _forecast(capsys, tiny, tmp_path, text)
     assert code == 1
     assert f"{scenario}{where}: {what}" in line
+
+
+def test_the_apl_program_prints_each_warning_on_one_line(tiny, tmp_path):
+    # Before: Python's format, with the engine's file, line and source text on a second line.
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    communes = _communes_with(tmp_path, "2.535,46.525", "2.535,47.2")
+    apl = Path(sys.executable).with_name("apl")
+    done = subprocess.run([str(apl), "compute", "--network", str(tiny["network"]),
+                           "--communes", str(communes), "--practitioners",
+                           str(tiny["practitioners"]), "--no-isochrones", "--quiet",
+                           "--out", str(tmp_path / "out")], capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    assert lines and all(line.startswith("apl compute: warning: ") for line in lines), lines
+    assert f"{communes}:4, column 'lon'" in lines[0]
+    assert "engine/" not in done.stderr and "Warning:" not in done.stderr
 
 
 def test_no_warning_spans_lines(tiny, tmp_path, capsys):
