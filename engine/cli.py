@@ -798,6 +798,15 @@ def cmd_data(args, progress) -> dict:
     raise _Usage(f"unknown data action {args.action!r}")
 
 
+def _data_error(exc: Exception) -> str:
+    """The one line saying what is wrong with the data, without Python's class names."""
+    if isinstance(exc, OSError) and not isinstance(exc, InputError) and exc.strerror:
+        where = exc.filename if exc.filename is not None else None
+        return f"{where}: {exc.strerror}" if where else exc.strerror
+    text = " ".join(str(exc).split())
+    return text if isinstance(exc, InputError) else f"{type(exc).__name__}: {text}"
+
+
 def _one_line_warnings(command: str) -> None:
     """In the apl program, print each warning as one line naming the command.
 
@@ -860,7 +869,7 @@ def main(argv: list[str] | None = None) -> int:
             return 130
         if getattr(args, "debug", False):
             raise
-        print(f"apl {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"apl {args.command}: {_data_error(exc)}", file=sys.stderr)
         return 1
     except MemoryError:
         print(f"apl {args.command}: not enough memory for this run (try fewer --draws or a "

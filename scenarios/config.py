@@ -452,7 +452,14 @@ def load_scenario(path: str | Path) -> Scenario:
         raise InputError("no such scenario file; shipped ones are " +
                          ", ".join(sorted(f.stem for f in _SCENARIO_DIR.glob("*.toml"))), path=p)
     try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read the scenario ({exc})", path=p) from None
+        data = p.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read the scenario ({exc.strerror})", path=p) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # TOML files are UTF-8 by definition (toml.io, "Spec"): say where, not the codec's text.
+        raise InputError(f"byte 0x{data[exc.start]:02X} is not UTF-8 text: a scenario is a "
+                         "TOML file, which must be saved as UTF-8", path=p,
+                         line=data[:exc.start].count(b"\n") + 1) from None
     return parse_scenario(text, str(p))

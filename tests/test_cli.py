@@ -93,8 +93,9 @@ def test_data_errors_exit_1_with_one_line(tmp_path, capsys, corse_graphml):
                "--practitioners", str(bad), "--out", str(tmp_path / "x"))
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1
-    assert len([line for line in err if "Error" in line]) == 1
-    assert "gps.csv:3, column 'age'" in err[-1]
+    assert len([line for line in err if "gps.csv" in line]) == 1
+    assert err[-1].startswith(f"apl compute: {bad}:3, column 'age'")
+    assert "Error" not in "\n".join(err)  # no Python class name before the message
     assert "Traceback" not in "\n".join(err)
     scen = tmp_path / "s.toml"
     scen.write_text("[scenario]\nname='x'\nstart_year=2022\nhorizon=2\n[retirement]\nmodel='hazard'\n"

@@ -43,6 +43,7 @@ from engine.cli import main
 #: region is built). Tuned so that the file runs in about a minute on the 2-core CI machine.
 EXAMPLES = {"communes": 600, "practitioners": 600, "scenario": 400, "options": 600}
 FULL_RUNS = int(os.environ.get("APL_FUZZ_FULL_RUNS", "10"))
+TALLY = os.environ.get("APL_FUZZ_TALLY")
 
 FUZZ = settings(deadline=None, derandomize=True, database=None, print_blob=False,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
@@ -132,6 +133,10 @@ def _check(argv: list[str], out: Path | None, budget: _Budget) -> tuple[int | No
     if out is not None:
         staging = [p.name for p in out.parent.glob(".*staging*")]
         assert not staging, staging
+    if TALLY:  # APL_FUZZ_TALLY=FILE: one line per example, to count the outcomes by hand
+        with open(TALLY, "a", encoding="utf-8") as f:
+            f.write(f"{argv[0]}\t{'region built' if code is None else code}\t"
+                    f"{len(caught)}\t{lines[-1][:160] if code else ''}\n")
     return code, text
 
 

@@ -84,7 +84,7 @@ def test_swapped_communes_blame_the_communes_file(capsys, tiny, tmp_path, roster
     swapped = _swapped_communes(tmp_path)
     code, line = _compute(capsys, tiny, tmp_path, communes=swapped, practitioners=tiny[roster])
     assert code == 1
-    assert line.startswith(f"apl compute: InputError: {swapped}:2, column 'lat': "), line
+    assert line.startswith(f"apl compute: {swapped}:2, column 'lat': "), line
     assert "lon and lat are swapped" in line and "5 such row(s)" in line
 
 
@@ -224,7 +224,7 @@ def test_roster_without_the_profession(capsys, tiny, tmp_path):
                                         "N2,Infirmière,18002\n")
     code, line = _compute(capsys, tiny, tmp_path, practitioners=roster)
     assert code == 1
-    assert line.startswith(f"apl compute: InputError: {roster}, column 'profession': no médecin "
+    assert line.startswith(f"apl compute: {roster}, column 'profession': no médecin "
                            "généraliste among the 2 row(s)"), line
     assert "'infirmier'" in line and "--profession" in line
 

@@ -108,6 +108,17 @@ def test_missing_required_and_bad_toml():
     assert "TOML" in str(e)
 
 
+def test_scenario_not_in_utf8_names_the_line(tmp_path):
+    # Found by the fuzz suite: the codec's own text ("'utf-8' codec can't decode byte 0xe9
+    # in position 31: invalid continuation byte").
+    path = tmp_path / "latin1.toml"
+    path.write_bytes("[scenario]\nname = 'x'\nlabel = 'Scénario'\n".encode("latin-1"))
+    with pytest.raises(InputError) as e:
+        load_scenario(path)
+    assert str(e.value) == (f"{path}:3: byte 0xE9 is not UTF-8 text: a scenario is a TOML "
+                            "file, which must be saved as UTF-8")
+
+
 def test_missing_file_lists_shipped(tmp_path):
     with pytest.raises(InputError, match="retire-at-65"):
         load_scenario(tmp_path / "nope.toml")
