@@ -514,7 +514,8 @@ def cmd_forecast(args, progress) -> dict:
                        profession=prof, communes=_names(region), sources=region.sources,
                        baseline_kind=base.kind, model_check=check,
                        backtest=None if bt is None else {**bt.figures, "from_year": bt.from_year,
-                                                         "to_year": bt.to_year})
+                                                         "to_year": bt.to_year},
+                       quantiles=fc.quantiles)
     points = tables.practitioner_points(region)
     optimizer = {"year": years[-1], "objective": "population_in_deficit", "gps_per_site": 1,
                  "basis": "scenario"}

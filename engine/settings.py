@@ -39,11 +39,16 @@ routing_chunk_size: int = 16
 #: Environment variable overriding :data:`max_forecast_memory_gib`.
 FORECAST_MEMORY_ENV = "APL_MAX_MEMORY_GIB"
 
-#: Memory a forecast may use to keep every draw's APL (its medians and 80 % intervals are
-#: exact order statistics, so every draw is kept until the end). ``None``: half the
-#: machine's physical memory; ``$APL_MAX_MEMORY_GIB`` overrides it. A forecast that would
-#: need more is refused before any work, with the estimate.
+#: Memory a forecast may use for its per-draw statistics. ``None``: half the machine's
+#: physical memory; ``$APL_MAX_MEMORY_GIB`` overrides it. A forecast that would need more is
+#: refused before any work, with the estimate.
 max_forecast_memory_gib: float | None = None
+
+#: Up to this memory (GiB), a forecast keeps every draw's APL and its medians and 80 %
+#: intervals are exact order statistics; beyond it (and beyond what fixed bins cost), each
+#: commune and year keeps counts in fixed bins instead, whatever the number of draws (within
+#: 0.005 APL: see :mod:`scenarios.draws`). 1 GiB is about 37,000 draws of Corsica.
+exact_forecast_memory_gib: float = 1.0
 
 #: The limit's default where the physical memory cannot be read (GiB).
 FALLBACK_MEMORY_GIB = 4

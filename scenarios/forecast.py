@@ -19,10 +19,14 @@ The travel-time matrix and its weights are the region's; a new installation site
 from every commune adds one column. Draws run in chunks of :data:`CHUNK`, each with its own
 child of the seed, so that more draws extend a run rather than reshuffle it: a run of 1,000
 draws begins with the 500 of a run of 500 (runs whose numbers of draws are multiples of
-:data:`CHUNK`). Every draw's APL is kept until the end, 8 bytes per commune (and département
-or zone), simulated year and draw, so that medians and 80 % intervals are exact order
-statistics; a forecast that would keep more than :func:`engine.settings.forecast_memory_limit`
-is refused before any work (:class:`ForecastTooLarge`, with the estimate).
+:data:`CHUNK`). Each commune's (and département's, zone's) draws of each simulated year are
+summarised by :class:`scenarios.draws.DrawSummary`: means and shares in deficit are exact
+running sums; medians and 80 % intervals are exact order statistics while keeping every draw
+costs at most :data:`engine.settings.exact_forecast_memory_gib` (about 37,000 draws of
+Corsica), and are read from fixed bins beyond, within 0.005 APL, in memory that no longer
+grows with the draws. A forecast that would need more than
+:func:`engine.settings.forecast_memory_limit` is refused before any work
+(:class:`ForecastTooLarge`, with the estimate).
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ from engine.french import departement_name
 from scenarios.baseline import Baseline
 from scenarios.baseline import baseline as make_baseline
 from scenarios.config import Scenario, load_scenario
+from scenarios.draws import DrawSummary, choose_mode, summary_bytes
 
 __all__ = ["Forecast", "ForecastTooLarge", "forecast", "memory_needed"]
 
@@ -59,25 +64,21 @@ class ForecastTooLarge(InputError):
     """A forecast would keep more draws than :func:`engine.settings.forecast_memory_limit`."""
 
 
-def _quantiles(values: np.ndarray, rows: int = 64) -> tuple[np.ndarray, ...]:
-    """P10, median and P90 of each row, a block of rows at a time (np.quantile sorts a copy:
-    blocks keep that copy small)."""
-    out = np.empty((3, values.shape[0]))
-    for lo in range(0, values.shape[0], rows):
-        out[:, lo:lo + rows] = np.quantile(values[lo:lo + rows], [0.1, 0.5, 0.9], axis=1)
-    return out[0], out[1], out[2]
-
-
 def memory_needed(n_communes: int, n_groups: int, years: int, draws: int) -> int:
-    """Bytes a forecast keeps: every draw's APL of every commune and group, each simulated
-    year, plus the population in deficit of each draw and year (float64).
+    """Bytes a forecast keeps: the per-draw statistics of every commune and group in each
+    simulated year (:func:`scenarios.draws.summary_bytes`, in the mode
+    :func:`scenarios.draws.choose_mode` takes), plus the population in deficit of each draw
+    and year (float64).
 
     Examples
     --------
-    >>> memory_needed(360, 2, 11, 1_000_000) / 2**30  # Corsica, ten simulated years
-    26.98...
+    >>> memory_needed(360, 2, 11, 1_000) / 2**20  # Corsica, ten simulated years: exact
+    27.7...
+    >>> memory_needed(360, 2, 11, 1_000_000) / 2**20  # binned, most of it the populations
+    136.8...
     """
-    return int(8 * draws * ((years - 1) * (n_communes + n_groups) + years))
+    rows = (years - 1) * (n_communes + n_groups)
+    return summary_bytes(rows, draws, choose_mode(rows, draws)) + 8 * draws * years
 
 
 @dataclass
@@ -113,6 +114,9 @@ class Forecast:
         ``classe``.
     departements : pandas.DataFrame
         The same per département (``zone`` holds the département code).
+    quantiles : {"exact", "binned"}
+        How the medians and intervals were computed (see :mod:`scenarios.draws`): exact
+        order statistics, or read from fixed bins within 0.005 APL (large ``draws``).
     pop_deficit_draws : numpy.ndarray
         ``(years, draws)`` population in deficit in each draw (year 0: every draw equal).
     supply_mean : numpy.ndarray
@@ -134,6 +138,7 @@ class Forecast:
     population: np.ndarray = field(repr=False, default=None)
     zones: pd.DataFrame | None = field(repr=False, default=None)
     departements: pd.DataFrame | None = field(repr=False, default=None)
+    quantiles: str = "exact"
 
     def supply_in(self, year: int) -> np.ndarray:
         """Mean supply per commune in ``year`` (a starting point for the optimizer)."""
@@ -290,12 +295,14 @@ def forecast(
         region.zones["zone"].nunique() if region.zones is not None else 0)
     need, limit = memory_needed(n, n_groups, len(years), draws), settings.forecast_memory_limit()
     if need > limit:
-        per_draw = need / draws
+        fixed = memory_needed(n, n_groups, len(years), 0)
+        per_draw = max((need - fixed) / draws, 1.0)
         raise ForecastTooLarge(
             f"{draws:,} draws would keep {need / 2**30:,.1f} GiB ({n:,} communes x "
-            f"{len(years) - 1} years, every draw kept for exact medians and intervals), over the "
-            f"limit of {limit / 2**30:,.1f} GiB: use about {int(0.9 * limit // per_draw):,} draws or fewer "
-            f"or raise the limit (${settings.FORECAST_MEMORY_ENV}, in GiB)")
+            f"{len(years) - 1} years), over the limit of {limit / 2**30:,.1f} GiB: use about "
+            f"{max(1, int((0.9 * limit - fixed) // per_draw)):,} draws or fewer or raise the "
+            f"limit (${settings.FORECAST_MEMORY_ENV}, in GiB)")
+    mode = choose_mode((len(years) - 1) * (n + n_groups), draws)
     inst_cols, extra_cols, extra_home = _installation_columns(region, scenario)
     weights = (sp.hstack([region.weights] + extra_cols, format="csr") if extra_cols
                else region.weights)
@@ -357,11 +364,11 @@ def forecast(
         return pop_total
 
     n_years = len(years)
-    apl_sum = np.zeros((n_years, n))
-    below = np.zeros((n_years, n))
-    # Every draw is kept (preallocated: no copy when the chunks are joined) so that medians
-    # and intervals are exact order statistics; the memory check above bounds it.
-    values = [None] + [np.empty((n, draws)) for _ in range(1, n_years)]
+
+    def in_deficit(values: np.ndarray) -> np.ndarray:
+        return class_index(values, profession=prof) == 0
+
+    stats = [None] + [DrawSummary(n, draws, mode, in_deficit) for _ in range(1, n_years)]
     pop_deficit = np.zeros((n_years, draws))
     supply_sum = np.zeros((n_years, n))
     active_sum = np.zeros(n_years)
@@ -375,8 +382,8 @@ def forecast(
     for key, (labels_of, names) in groupings.items():
         labels, ind = zone_indicator(labels_of)
         groups[key] = {"labels": labels, "ind": ind, "names": names,
-                       "values": [None] + [np.empty((len(labels), draws))
-                                           for _ in range(1, n_years)],
+                       "stats": [None] + [DrawSummary(len(labels), draws, mode, in_deficit)
+                                          for _ in range(1, n_years)],
                        "pop_deficit": np.zeros((n_years, len(labels)))}
 
     # Year 0, observed.
@@ -432,12 +439,10 @@ def forecast(
             model = catchment_for(t, year).accessibility(supply)  # (n, draws)
             apl = base.correction.apply(model)
             prev_apl = np.vstack([apl, apl[home_row[n:]]]) if n_cols > n else apl
-            deficit = class_index(apl, profession=prof) == 0
-            apl_sum[t] += apl.sum(axis=1)
-            below[t] += deficit.sum(axis=1)
-            values[t][:, lo:hi] = apl
+            deficit = in_deficit(apl)
+            stats[t].add(lo, apl)
             for g in groups.values():
-                g["values"][t][:, lo:hi] = zone_apl(apl, region.demand, g["ind"])
+                g["stats"][t].add(lo, zone_apl(apl, region.demand, g["ind"]))
                 g["pop_deficit"][t] += (g["ind"] @ (population_for(year)[:, None] * deficit)
                                         ).sum(axis=1)
             pop_deficit[t, lo:hi] = population_for(year) @ deficit
@@ -457,9 +462,9 @@ def forecast(
             mean = q10 = median = q90 = apl0
             p_def = deficit0.astype(np.float64)
         else:
-            q10, median, q90 = _quantiles(values[t])
-            values[t] = None  # release the year's draws as soon as they are summarised
-            mean, p_def = apl_sum[t] / draws, below[t] / draws
+            q10, median, q90 = stats[t].quantiles()
+            stats[t].release()  # the year's draws go as soon as they are summarised
+            mean, p_def = stats[t].mean(), stats[t].share_in_deficit()
         rows.append(pd.DataFrame({
             "code_commune": region.codes, "nom": names, "year": year, "apl_mean": mean,
             "apl_median": median, "apl_p10": q10, "apl_p90": q90, "p_deficit": p_def,
@@ -488,10 +493,9 @@ def forecast(
                 p_def = (class_index(mean, profession=prof) == 0).astype(np.float64)
                 pop_def = ind @ (pop_total * deficit0)
             else:
-                allz = g["values"][t]
-                q10, median, q90 = _quantiles(allz)
-                mean = allz.mean(axis=1)
-                p_def = (class_index(allz, profession=prof) == 0).mean(axis=1)
+                q10, median, q90 = g["stats"][t].quantiles()
+                mean, p_def = g["stats"][t].mean(), g["stats"][t].share_in_deficit()
+                g["stats"][t].release()
                 pop_def = g["pop_deficit"][t] / draws
             parts.append(pd.DataFrame({
                 "zone": labels, "zone_nom": names, "year": year, "apl_mean": mean,
@@ -504,6 +508,7 @@ def forecast(
     return Forecast(
         communes=pd.concat(rows, ignore_index=True), summary=pd.DataFrame(summary),
         baseline=base, scenario=scenario, years=years, draws=int(draws), seed=int(seed),
+        quantiles=mode,
         profession=prof, pop_deficit_draws=pop_deficit, supply_mean=supply_sum / draws,
         population=pop_total, zones=frames.get("zones"), departements=frames["departements"],
     )

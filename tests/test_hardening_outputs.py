@@ -76,7 +76,9 @@ def test_what_the_engine_creates_follows_the_umask(corse, tmp_path):
 
 
 def test_a_forecast_too_large_is_refused_before_it_starts(mirror, tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("APL_MAX_MEMORY_GIB", "2")
+    # 1,000,000 draws of Corsica keep about 137 MiB (binned quantiles, and each draw's
+    # population in deficit): refused under a 0.1 GiB limit, before any simulation.
+    monkeypatch.setenv("APL_MAX_MEMORY_GIB", "0.1")
     out = tmp_path / "out"
     assert main(["forecast", "--draws", "1000000", "--out", str(out), "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
