@@ -123,6 +123,7 @@ class Scenario:
     description: str = ""
     title: str = ""
     path: str = "<memory>"
+    key_lines: dict = field(default_factory=dict, repr=False, compare=False)
 
     def years(self, data_year: int | None = None) -> list[int]:
         """Year 0 (the data year, observed) then the simulated years.
@@ -152,12 +153,14 @@ class Scenario:
             raise InputError(
                 f"the scenario starts in {self.start_year} but the data describe {data_year}: "
                 f"ages and supply are those of {data_year}; set start_year = {data_year} or "
-                "remove start_year", path=self.path, key="scenario.start_year")
+                "remove start_year", path=self.path, key="scenario.start_year",
+                line=self.key_lines.get("scenario.start_year"))
         for k, inst in enumerate(self.installations):
             if not int(data_year) < inst.year <= int(data_year) + self.horizon:
                 raise InputError(f"installation year {inst.year} is outside the simulated years "
                                  f"{int(data_year) + 1}-{int(data_year) + self.horizon}",
-                                 path=self.path, key=f"installation[{k}].year")
+                                 path=self.path, key=f"installation[{k}].year",
+                                 line=self.key_lines.get(f"installation[{k}].year"))
         return int(data_year)
 
     @property
@@ -417,6 +420,10 @@ def parse_scenario(text: str, path: str = "<memory>") -> Scenario:
         replacement_delay=int(delay),
         replacement_age=float(rep_age), replacement_activity=None if rep_act is None else float(rep_act),
         installations=tuple(installs), growth_per_year=float(growth), path=path,
+        # Lines of the keys checked against the data later (start_for), for their errors.
+        key_lines={"scenario.start_year": ctx.line_of("scenario", "start_year"),
+                   **{f"installation[{k}].year": ctx.line_of("installation", "year", k)
+                      for k in range(len(installs))}},
     )
 
 

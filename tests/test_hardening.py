@@ -414,7 +414,7 @@ def test_scenario_for_another_start_year(capsys, tiny, tmp_path):
     code, line, scenario = _forecast(capsys, tiny, tmp_path,
                                      "[scenario]\nname = 'x'\nstart_year = 2023\nhorizon = 2\n")
     assert code == 1
-    assert f"{scenario}, key 'scenario.start_year': the scenario starts in 2023 but the data " \
+    assert f"{scenario}:3, key 'scenario.start_year': the scenario starts in 2023 but the data " \
            "describe 2022" in line
 
 
