@@ -116,10 +116,8 @@ def build_region(*, region: str | None = "corse", network: str | os.PathLike | N
                                  profession=prof, client=client, zones=zones)
     base = load_region(region, year=year, profession=prof, progress=progress, client=client,
                        mirror=mirror)
-    if zones is not None:
-        base.zones = base._aligned_zones(read_zones(zones))
-        base.sources["zones"] = f"fichier {Path(zones).name}"
-    if network is None and communes is None and practitioners is None and official is None:
+    if (network is None and communes is None and practitioners is None and official is None
+            and zones is None):
         return base
     net = base.network if network is None else load_planner_network(network)
     polygons = base.polygons
@@ -134,10 +132,13 @@ def build_region(*, region: str | None = "corse", network: str | os.PathLike | N
     name = base.name if communes is None else Path(communes).stem
     sources = dict(base.sources)
     for key, given in (("network", network), ("communes", communes),
-                       ("practitioners", practitioners), ("official", official)):
+                       ("practitioners", practitioners), ("official", official),
+                       ("zones", zones)):
         if given is not None:
             sources[key] = f"fichier {Path(str(given)).name}"
-    region = _region(name, net, table, gps, off, year, prof, client, polygons, times, base.zones)
+    # The zones are matched to the communes used (the user's, when given), once, by Region.
+    region = _region(name, net, table, gps, off, year, prof, client, polygons, times,
+                     base.zones if zones is None else read_zones(zones))
     region.sources = sources
     return region
 

@@ -160,3 +160,20 @@ def test_export_round_trips(mirror, tmp_path):
     b = pd.read_csv(files_out / "communes.csv", dtype={"code_commune": str})
     for col in ("apl", "apl_modele", "apl_u65", "classe", "practitioners", "unlisted"):
         np.testing.assert_array_equal(a[col].to_numpy(), b[col].to_numpy(), err_msg=col)
+
+
+def test_zones_of_own_communes_on_an_embedded_region(mirror, tmp_path):
+    # Review: the zones were matched to Corsica's communes before the user's replaced them
+    # ("no commune of region 'corse' is in the zones given").
+    from tiny_region import write_inputs
+
+    from engine.inputs import build_region
+
+    tiny = write_inputs(tmp_path / "tiny")
+    zones = tmp_path / "zones.csv"
+    zones.write_text("code_commune,zone\n18001,Z1\n18002,Z1\n18003,Z2\n18004,Z2\n18005,Z2\n",
+                     encoding="utf-8")
+    region = build_region(region="corse", network=tiny["network"], communes=tiny["communes"],
+                          practitioners=tiny["practitioners"], zones=zones)
+    assert list(region.zones["zone"]) == ["Z1", "Z1", "Z2", "Z2", "Z2"]
+    assert region.sources["zones"] == "fichier zones.csv"
