@@ -407,7 +407,7 @@ def cmd_compute(args, progress) -> dict:
     prof = region.profession
     base = baseline(region, args.baseline)
     table = tables.commune_table(region, baseline=base, polygons=region.polygons)
-    summary = tables.zoning_table(table, profession=prof)
+    summary = tables.zoning_table(table, region)
     check = tables.model_check(region, base)
     zones = tables.zones_table(region, base)
     points = tables.practitioner_points(region)
@@ -494,7 +494,7 @@ def cmd_forecast(args, progress) -> dict:
         raise _Usage(f"--draws: {exc}") from None
     table = tables.with_forecast(tables.commune_table(region, baseline=base,
                                                       polygons=region.polygons), fc)
-    summary = tables.zoning_table(table, profession=prof)
+    summary = tables.zoning_table(table, region)
     check = tables.model_check(region, base)
     zones = tables.zones_table(region, base)
     zones_fc = tables.zones_forecast_table(fc)
@@ -657,7 +657,7 @@ def cmd_optimize(args, progress) -> dict:
                                     baseline=base, gps_per_site=args.gps_per_site,
                                     seed=args.seed, progress=progress("optimisation"))
     table = tables.commune_table(region, baseline=base, polygons=region.polygons)
-    summary = tables.zoning_table(table, profession=prof)
+    summary = tables.zoning_table(table, region)
     check = tables.model_check(region, base)
     points = tables.practitioner_points(region)
     optimizer = {"year": year, "objective": args.objective, "gps_per_site": args.gps_per_site,

@@ -114,7 +114,8 @@ class Region:
         except InputError as exc:
             exc.table = "communes"  # lets the reader's caller name the file and line
             raise
-        # Tables, maps and zoning means read the demand from the communes table.
+        # The commune table shows the standardised population the APL used (zoning means
+        # weigh by self.demand, whatever the profession's basis).
         self.communes = (table.assign(pop_standardisee=demand)
                          if self.profession.demand_basis == "standardised" else table)
         self.demand = demand

@@ -142,19 +142,20 @@ def model_check(region: Region, baseline) -> dict | None:
     return out
 
 
-def zoning_table(table, *, profession="gp") -> pd.DataFrame:
-    """Zoning summary of a :func:`commune_table`: one row per département and a total row.
+def zoning_table(table, region: Region) -> pd.DataFrame:
+    """Zoning summary of a :func:`commune_table` of ``region``: one row per département and a
+    total row.
 
     Returns
     -------
     pandas.DataFrame
         ``departement`` then communes, population and share per class, and the mean APL
-        weighted by standardised population (see :func:`engine.apl.zoning_summary`).
+        weighted by the region's demand, as the forecast weighs it (see
+        :func:`engine.apl.zoning_summary`).
     """
-    weights = table["pop_standardisee"] if "pop_standardisee" in table else table["pop_totale"]
     summary = zoning_summary(table["apl"].to_numpy(), table["pop_totale"].to_numpy(),
-                             weights.to_numpy(), code_commune=table["code_commune"].to_numpy(),
-                             profession=profession)
+                             region.demand, code_commune=table["code_commune"].to_numpy(),
+                             profession=region.profession)
     return summary.rename_axis("departement").reset_index()
 
 
@@ -265,9 +266,7 @@ def zones_table(region: Region, baseline) -> pd.DataFrame | None:
 
     if region.zones is None:
         return None
-    weights = (region.communes["pop_standardisee"] if "pop_standardisee" in region.communes
-               else region.communes["pop_totale"])
-    return zone_table(baseline.apl, region.population, weights.to_numpy(),
+    return zone_table(baseline.apl, region.population, region.demand,
                       region.zones["zone"].to_numpy(), names=region.zones["zone_nom"].to_numpy(),
                       profession=region.profession)
 
