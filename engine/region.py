@@ -132,6 +132,9 @@ class Region:
             exc.table = "practitioners"
             raise
         self.practitioners = roster.reset_index(drop=True)
+        if "profession" in self.practitioners:
+            # Selected once: later supply() calls must not select (and warn) again.
+            self.practitioners = self.practitioners.assign(profession=self.profession.name)
         codes = self.communes["code_commune"].to_numpy()
         if "code_commune" not in self.practitioners or self.practitioners["code_commune"].isna().any():
             self.practitioners = self.practitioners.assign(

@@ -465,3 +465,15 @@ def test_no_warning_spans_lines(tiny, tmp_path, capsys):
     assert code == 0 and caught
     assert all("\n" not in str(w.message) for w in caught)
     assert np.all([str(w.message).strip() for w in caught])
+
+
+def test_a_roster_warning_is_said_once(capsys, tiny, tmp_path):
+    # Review: Region selected the profession again at every supply() call, warning each time.
+    roster = _file(tmp_path, "mix.csv", "id,profession,code_commune,age\nG1,,18001,50\n"
+                                        "G2,gp,18002,60\nG3,infirmier,18004,40\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code, _ = _compute(capsys, tiny, tmp_path, practitioners=roster)
+    assert code == 0
+    said = [w for w in caught if "have no profession" in str(w.message)]
+    assert len(said) == 1, [str(w.message) for w in caught]
