@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.errors import InputError
+from engine.tomlkeys import KeyLines
 
 _SCENARIO_DIR = Path(__file__).resolve().parent
 
@@ -123,7 +124,7 @@ class Scenario:
     description: str = ""
     title: str = ""
     path: str = "<memory>"
-    key_lines: dict = field(default_factory=dict, repr=False, compare=False)
+    where: KeyLines | None = field(default=None, repr=False, compare=False)
 
     def years(self, data_year: int | None = None) -> list[int]:
         """Year 0 (the data year, observed) then the simulated years.
@@ -150,18 +151,22 @@ class Scenario:
                                  path=self.path, key="scenario.start_year")
             return int(self.start_year)
         if self.start_year is not None and int(self.start_year) != int(data_year):
-            raise InputError(
+            raise self.error(
                 f"the scenario starts in {self.start_year} but the data describe {data_year}: "
                 f"ages and supply are those of {data_year}; set start_year = {data_year} or "
-                "remove start_year", path=self.path, key="scenario.start_year",
-                line=self.key_lines.get("scenario.start_year"))
+                "remove start_year", "scenario", "start_year")
         for k, inst in enumerate(self.installations):
             if not int(data_year) < inst.year <= int(data_year) + self.horizon:
-                raise InputError(f"installation year {inst.year} is outside the simulated years "
+                raise self.error(f"installation year {inst.year} is outside the simulated years "
                                  f"{int(data_year) + 1}-{int(data_year) + self.horizon}",
-                                 path=self.path, key=f"installation[{k}].year",
-                                 line=self.key_lines.get(f"installation[{k}].year"))
+                                 "installation", "year", k)
         return int(data_year)
+
+    def error(self, message: str, table: str | None, key: str | None = None,
+              occurrence: int = 0) -> InputError:
+        """An InputError about ``key`` of ``table`` in the scenario's file, with its line
+        (for checks that need the data, made after parsing)."""
+        return _key_error(self.path, self.where, message, table, key, occurrence)
 
     @property
     def label(self) -> str:
@@ -179,9 +184,9 @@ class Scenario:
         keys = {c.replace("-", "_"): c for c in codes}
         unknown = sorted(set(self.replacement_rates) - set(keys))
         if unknown:
-            raise InputError(f"rate_{unknown[0]} names no zoning class of this profession; "
+            raise self.error(f"rate_{unknown[0]} names no zoning class of this profession; "
                              f"expected one of {', '.join('rate_' + k for k in keys)}",
-                             path=self.path, key=f"replacement.rate_{unknown[0]}")
+                             "replacement", f"rate_{unknown[0]}")
         return [self.replacement_rates.get(k, self.replacement_rate) for k in keys]
 
     def hazard_at(self, ages):
@@ -204,43 +209,24 @@ _POPULATION_KEYS = {"growth_per_year"}
 
 
 class _Ctx:
-    """Locates keys in the TOML text so errors can name a line."""
+    """The file being parsed, so that errors can name a line."""
 
     def __init__(self, path: str, text: str) -> None:
         self.path = path
-        self.lines = text.splitlines()
+        self.where = KeyLines(text)
 
-    def line_of(self, table: str | None, key: str | None, occurrence: int = 0) -> int | None:
-        # Find the header of `table` (its n-th occurrence for arrays of tables), then `key`
-        # below it, before the next header. Good enough for the flat files scenarios are.
-        start, seen = 0, -1
-        if table:
-            pat = re.compile(r"^\s*\[\[?\s*" + re.escape(table).replace(r"\.", r"\s*\.\s*") + r"\s*\]\]?\s*(#.*)?$")
-            for i, line in enumerate(self.lines):
-                if pat.match(line):
-                    seen += 1
-                    if seen == occurrence:
-                        start = i
-                        break
-            else:
-                return None
-            if key is None:
-                return start + 1
-        keypat = re.compile(r"""^\s*["']?""" + re.escape(str(key)) + r"""["']?\s*=""")
-        for i in range(start + (1 if table else 0), len(self.lines)):
-            line = self.lines[i]
-            if table and re.match(r"^\s*\[", line):
-                break
-            if keypat.match(line):
-                return i + 1
-        return start + 1 if table else None
+    def error(self, message: str, table: str | None, key: str | None = None,
+              occurrence: int = 0) -> InputError:
+        return _key_error(self.path, self.where, message, table, key, occurrence)
 
-    def error(self, message: str, table: str | None, key: str | None = None, occurrence: int = 0):
-        full = ".".join(p for p in (table, key) if p)
-        if table == "installation":
-            full = f"installation[{occurrence}]" + (f".{key}" if key else "")
-        return InputError(message, path=self.path, line=self.line_of(table, key, occurrence),
-                          key=full or None)
+
+def _key_error(path: str, where: KeyLines | None, message: str, table: str | None,
+               key: str | None, occurrence: int) -> InputError:
+    full = ".".join(p for p in (table, key) if p)
+    if table == "installation":
+        full = f"installation[{occurrence}]" + (f".{key}" if key else "")
+    line = None if where is None else where.line_of(table, key, occurrence)
+    return InputError(message, path=path, line=line, key=full or None)
 
 
 def _short(value: object) -> str:
@@ -380,9 +366,6 @@ def parse_scenario(text: str, path: str = "<memory>") -> Scenario:
         _unknown(ctx, inst, _INSTALL_KEYS, "installation", k)
         year = _number(ctx, inst, "year", "installation", integer=True, lo=1990, hi=2100, occurrence=k,
                        required=True)
-        if start is not None and not start < year <= start + horizon:
-            raise ctx.error(f"year {year} is outside the simulated years {start + 1}-"
-                            f"{start + horizon}", "installation", "year", k)
         gps = _number(ctx, inst, "gps", "installation", default=1, integer=True, lo=1, hi=1000, occurrence=k)
         commune = inst.get("commune")
         has_point = "lon" in inst or "lat" in inst
@@ -412,7 +395,7 @@ def parse_scenario(text: str, path: str = "<memory>") -> Scenario:
     _unknown(ctx, pop, _POPULATION_KEYS, "population")
     growth = _number(ctx, pop, "growth_per_year", "population", default=0.0, lo=-0.2, hi=0.2)
 
-    return Scenario(
+    scenario = Scenario(
         name=name, description=str(sc.get("description", "")), title=str(sc.get("titre", "")),
         start_year=None if start is None else int(start),
         horizon=int(horizon), retirement_model=model, retirement_age=float(age),
@@ -420,11 +403,11 @@ def parse_scenario(text: str, path: str = "<memory>") -> Scenario:
         replacement_delay=int(delay),
         replacement_age=float(rep_age), replacement_activity=None if rep_act is None else float(rep_act),
         installations=tuple(installs), growth_per_year=float(growth), path=path,
-        # Lines of the keys checked against the data later (start_for), for their errors.
-        key_lines={"scenario.start_year": ctx.line_of("scenario", "start_year"),
-                   **{f"installation[{k}].year": ctx.line_of("installation", "year", k)
-                      for k in range(len(installs))}},
+        where=ctx.where,
     )
+    if start is not None:
+        scenario.start_for(start)  # installation years within the simulated years
+    return scenario
 
 
 def load_scenario(path: str | Path) -> Scenario:

@@ -355,3 +355,19 @@ def test_select_under_cap():
     assert sel.tolist() == [False, True, False, True]
     assert not select_under_cap([1.0], [10], 0.0).any()
     assert select_under_cap([1.0, 2.0], [10, 10], 1.0).all()
+
+
+def test_a_bad_profession_file_names_the_line(tmp_path):
+    # The line comes from engine.tomlkeys, shared with the scenario files.
+    from engine.apl import profession
+    from engine.apl.profession import Profession
+    from engine.errors import InputError
+
+    text = profession("gp").source.read_text(encoding="utf-8")
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace("within_commune_minutes = 0.0",
+                                'within_commune_minutes = "zero"'), encoding="utf-8")
+    line = 1 + text.splitlines().index("within_commune_minutes = 0.0")
+    with pytest.raises(InputError) as e:
+        Profession.from_file(bad)
+    assert e.value.line == line and e.value.key == "decay.within_commune_minutes"

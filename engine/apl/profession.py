@@ -39,6 +39,7 @@ import numpy as np
 
 from engine.apl.decay import Decay, step
 from engine.errors import InputError
+from engine.tomlkeys import KeyLines
 
 __all__ = ["ActivityRule", "Profession", "Zoning", "ZoningClass", "profession", "shipped_professions"]
 
@@ -356,26 +357,10 @@ class _Doc:
     def __init__(self, data: dict, path: Path, text: str) -> None:
         self.data = data
         self.path = path
-        self.lines = text.splitlines()
-
-    def line(self, dotted: str) -> int | None:
-        """Line of ``dotted`` (``table.key``) in the file, or of its table's header."""
-        table, _, key = dotted.rpartition(".")
-        inside = not table
-        header_line = None
-        for i, raw in enumerate(self.lines, start=1):
-            s = raw.strip()
-            if s.startswith("["):
-                inside = s.strip("[] ") == table
-                if inside and header_line is None:
-                    header_line = i
-                continue
-            if inside and re.match(rf'"?{re.escape(key)}"?\s*=', s):
-                return i
-        return header_line
+        self.where = KeyLines(text)
 
     def error(self, dotted: str, message: str) -> InputError:
-        return InputError(message, path=self.path, line=self.line(dotted), key=dotted)
+        return InputError(message, path=self.path, line=self.where.line(dotted), key=dotted)
 
     def get(self, dotted: str, kind: type | tuple[type, ...], *, default: Any = _MISSING) -> Any:
         node: Any = self.data
