@@ -330,11 +330,12 @@ def _check_options(args) -> None:
         from engine.apl import profession as as_profession
 
         prof = as_profession(args.profession)
-        if prof.demand_basis == "standardised" and data_year not in prof.data_years:
-            flag = {"backtest": "--from", "data": "--year"}.get(args.command, "--data-year")
-            years = ", ".join(str(y) for y in prof.data_years)
-            raise _Usage(f"{flag} {data_year}: the {prof.label} definition has demand (age) "
-                         f"weights for {years} only ({prof.source.name})")
+        if prof.demand_basis == "standardised":
+            try:
+                prof.age_weights_for(data_year)
+            except InputError as exc:
+                flag = {"backtest": "--from", "data": "--year"}.get(args.command, "--data-year")
+                raise _Usage(f"{flag} {data_year}: {exc.message}") from None
 
 
 def _check_pdf(args) -> None:

@@ -261,9 +261,9 @@ class Profession:
         try:
             return self.age_weights[int(year)]
         except (KeyError, TypeError, ValueError):
-            years = ", ".join(str(y) for y in sorted(self.age_weights))
-            raise InputError(f"no age weights for year {year!r} in the {self.label} definition "
-                             f"({self.source.name}); available years: {years}",
+            years = ", ".join(str(y) for y in self.data_years)
+            raise InputError(f"the {self.label} definition has demand (age) weights for "
+                             f"{years} only ({self.source.name}), not for {year!r}",
                              path=self.source, key="demand.weights") from None
 
     @property
