@@ -39,6 +39,7 @@ from engine.french import (
 )
 from engine.maps import MISSING, class_key, class_keys, population_of, zoning_legend
 from engine.outputs import atomic_path
+from engine.tables import WATCH_RANGE
 
 _META_LABELS = {
     "seed": "Graine aléatoire", "draws": "Simulations", "n_draws": "Simulations", "date": "Date",
@@ -46,6 +47,15 @@ _META_LABELS = {
     "base_year": "Année de référence", "horizon": "Horizon", "duration_s": "Durée (s)",
 }
 
+
+
+def _watch_low() -> str:
+    """The watch-list's bounds as the report writes them ("20" ... "50 %")."""
+    return fmt_pct(WATCH_RANGE[0], 0).replace("\u202f%", "")
+
+
+def _watch_high() -> str:
+    return fmt_pct(WATCH_RANGE[1], 0)
 
 def _data_uri(path: str | os.PathLike[str]) -> str:
     data = Path(path).read_bytes()
@@ -562,8 +572,8 @@ def _key_points(*, today: dict, final: dict | None, year: int | None, newly, wat
         else:
             points.append("Aucune commune ne passerait sous le seuil.")
     if watch is not None and final:
-        points.append(f"{plural(len(watch), 'commune')} à surveiller : probabilité de 20 à 50 % "
-                      f"d'être {label} en {final['year']}.")
+        points.append(f"{plural(len(watch), 'commune')} à surveiller : probabilité de "
+                      f"{_watch_low()} à {_watch_high()} d'être {label} en {final['year']}.")
     if installations is not None and len(installations) and "population_lifted" in installations:
         inst = pd.DataFrame(installations)
         points.append(f"Les {plural(len(inst), 'site')} d'installation proposés feraient sortir "
@@ -818,7 +828,7 @@ def write_report(
         risk=risk_html, watch=watch_html if watch is not None else None,
         risk_shown=fmt_int(min(risk_rows, len(risk))) if risk is not None else None,
         risk_total=fmt_int(len(risk)) if risk is not None else None,
-        watch_low="20 %", watch_high="50 %",
+        watch_low=_watch_low(), watch_high=_watch_high(),
     )
     path = Path(path)
     with atomic_path(path) as tmp:

@@ -322,7 +322,14 @@ def risk_table(fc, table) -> pd.DataFrame:
     return out
 
 
-def watch_list(risk: pd.DataFrame, *, low: float = 0.2, high: float = 0.5) -> pd.DataFrame:
+#: The watch-list's probabilities of deficit in the last year, from the first (included) to
+#: the second (excluded): no longer unlikely, not yet likely. The engine's choice, not an
+#: official threshold; the report quotes it from here.
+WATCH_RANGE = (0.2, 0.5)
+
+
+def watch_list(risk: pd.DataFrame, *, low: float = WATCH_RANGE[0],
+               high: float = WATCH_RANGE[1]) -> pd.DataFrame:
     """The communes to watch: a probability of deficit in the last year from ``low`` to
     ``high`` (not yet likely, no longer unlikely), riskiest first."""
     p = risk["p_deficit"]
