@@ -16,7 +16,6 @@ __all__ = [
     "access_surface",
     "commune_table",
     "forecast_table",
-    "group_years",
     "model_check",
     "headline",
     "installation_points",
@@ -334,16 +333,6 @@ def watch_list(risk: pd.DataFrame, *, low: float = WATCH_RANGE[0],
     ``high`` (not yet likely, no longer unlikely), riskiest first."""
     p = risk["p_deficit"]
     return risk[(p >= low) & (p < high)].reset_index(drop=True)
-
-
-def group_years(frame: pd.DataFrame | None, value: str = "share_deficit_mean") -> pd.DataFrame | None:
-    """A per-group (département or zone) forecast as one row per group and one column per year."""
-    if frame is None:
-        return None
-    wide = frame.pivot_table(index=["zone", "zone_nom"], columns="year", values=value,
-                             sort=False).reset_index()
-    wide.columns = [str(c) for c in wide.columns]
-    return wide
 
 
 def installation_points(region: Region, *, scenario=None, proposals=None) -> pd.DataFrame | None:
