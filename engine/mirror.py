@@ -33,7 +33,7 @@ import pandas as pd
 
 from engine import settings
 from engine._validate import show
-from engine.apl import Profession
+from engine.apl import Profession, departement_of
 from engine.apl import profession as as_profession
 from engine.errors import InputError
 from engine.region import Region
@@ -435,7 +435,7 @@ def region_inputs(name: str = "corse", mirror: str | os.PathLike | None = None, 
         out = out.drop(columns="pop_standardisee")
     bpe = read_bpe(root / spec["practitioners"], prof.bpe_codes)
     bpe = bpe[bpe["code_commune"].isin(set(out["code_commune"]))
-              | bpe["code_commune"].str[:2].isin(deps)]
+              | np.isin(departement_of(bpe["code_commune"]), list(deps))]
     unknown = ~bpe["code_commune"].isin(out["code_commune"])
     if unknown.any():
         raise InputError(f"BPE commune {bpe['code_commune'][unknown].iloc[0]} is not a commune of "
@@ -734,6 +734,6 @@ def region_official(name: str = "corse", year: int = 2022, *,
     root = Path(mirror) if mirror is not None else settings.data_mirror(required=True)
     deps = {str(d) for d in spec.get("departements", [])}
     table = read_drees_apl(root / files["official"], year)
-    keep = table["code_commune"].str[:2].isin(deps) | table["code_commune"].str[:3].isin(deps)
+    keep = np.isin(departement_of(table["code_commune"]), list(deps))
     cols = ["code_commune", "apl", "apl_moins_65", "pop_standardisee", "pop_totale"]
     return table.loc[keep, cols].reset_index(drop=True)

@@ -56,7 +56,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.apl import AGE_BANDS
+from engine.apl import AGE_BANDS, departement_of
 from engine.errors import InputError, InputWarning, location
 
 __all__ = [
@@ -1333,9 +1333,9 @@ def read_communes(path: str | os.PathLike, *, layer: str = "communes", sheet: st
                          f"{_show(codes.iloc[i])}", source, int(table["line"].iloc[i]),
                          "departement")
         table["departement"] = np.where(given, dep.to_numpy(dtype=object),
-                                        _departement_of(codes))
+                                        departement_of(codes))
     else:
-        table["departement"] = _departement_of(codes)
+        table["departement"] = departement_of(codes)
     _check_swapped(table["lon"].to_numpy(np.float64), table["lat"].to_numpy(np.float64),
                    codes.to_numpy(dtype=object), table["line"].to_numpy(), source)
     if "nom" in table:
@@ -1405,10 +1405,6 @@ def _is_sqlite(file: Path) -> bool:
             return fh.read(16) == b"SQLite format 3\x00"
     except OSError:
         return False
-
-
-def _departement_of(codes: pd.Series) -> np.ndarray:
-    return np.array([c[:3] if c.startswith("97") else c[:2] for c in codes], dtype=object)
 
 
 def _to_wgs84(geometry, source: Source):
