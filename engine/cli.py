@@ -445,7 +445,7 @@ def cmd_compute(args, progress) -> dict:
         _print_pdf(args, tmp, progress)
 
     outputs.write_atomic(args.out, [write])
-    return tables.headline(table, profession=prof)
+    return tables.headline(summary, region)
 
 
 def _latest_backtest(args, region, scenario, progress):

@@ -191,7 +191,8 @@ def _by_class(communes, prof: Profession) -> tuple[list[dict], dict]:
         share = 100 * p / total if total > 0 else 0.0
         rows.append({"key": key or "none", "label": label, "color": color,
                      "communes": fmt_int(int(sel.sum())), "population": fmt_int(p),
-                     "share": fmt_dec(share, 1), "width": f"{share:.1f}"})
+                     "share": fmt_dec(share, 1), "width": f"{share:.1f}",
+                     "n_communes": int(sel.sum())})
     return rows, {"communes": fmt_int(len(communes)), "population": fmt_int(total)}
 
 
@@ -695,14 +696,8 @@ def write_report(
     by_class, totals, today = [], {}, {}
     if communes is not None:
         by_class, totals = _by_class(communes, prof)
-        pop = population_of(communes)
-        keys = class_keys(communes["classe"], prof) if "classe" in communes.columns else None
-        under = float(pop[keys == deficit.code].sum()) if keys is not None else float("nan")
-        n_under = int((keys == deficit.code).sum()) if keys is not None else 0
-        total = float(pop.sum())
-        today = {"population": fmt_int(under),
-                 "share": fmt_dec(100 * under / total if total else np.nan, 1),
-                 "communes": fmt_int(n_under), "n_communes": n_under}
+        # Today's deficit is the deficit class's row (the legend's first) of that breakdown.
+        today = {k: by_class[0][k] for k in ("population", "share", "communes", "n_communes")}
 
     forecast_chart = forecast_table = None
     years: list[int] = []

@@ -216,22 +216,21 @@ def practitioner_isochrones(region: Region, minutes=(10, 15, 20)):
     return isochrones(region.network, _practitioner_nodes(region), minutes=minutes, dissolve=True)
 
 
-def headline(table, *, profession="gp") -> dict:
+def headline(summary: pd.DataFrame, region: Region) -> dict:
     """The few numbers a command prints when it is done (communes, population in deficit).
 
     Parameters
     ----------
-    table : pandas.DataFrame
-        ``apl`` (or ``classe``) and ``pop_totale`` per commune.
+    summary : pandas.DataFrame
+        :func:`zoning_table`: its total row holds them.
+    region : Region
+        Whose profession names the deficit class.
     """
-    from engine.apl import class_index
-
-    deficit = class_index(table["apl"].to_numpy(), profession=profession) == 0
-    pop = table["pop_totale"].to_numpy(np.float64)
-    total = float(pop.sum())
-    return {"communes": len(table), "communes_deficit": int(deficit.sum()),
-            "population_deficit": float(pop[deficit].sum()),
-            "share_deficit": float(pop[deficit].sum() / total) if total > 0 else 0.0}
+    code = region.profession.zoning.codes[0]
+    total = summary.set_index("departement").loc["total"]
+    return {"communes": int(total["communes"]), "communes_deficit": int(total[f"communes_{code}"]),
+            "population_deficit": float(total[f"population_{code}"]),
+            "share_deficit": float(total[f"share_{code}"])}
 
 
 #: Columns of ``forecast.csv`` (year 0, observed, first; see :class:`scenarios.Forecast`).
