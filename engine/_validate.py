@@ -29,6 +29,11 @@ def show(value: object) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
+#: The years a data year, a scenario's start or an installation may be (the engine's bounds
+#: on plausible inputs, not an official range).
+DATA_YEARS = (1990, 2100)
+
+
 def finite_vector(values, name: str, *, size: int | None = None, non_negative: bool = False,
                   allow_2d: bool = False, what: str | None = None) -> np.ndarray:
     """``values`` as a contiguous float64 array of finite numbers (1-D, or 2-D if allowed).

@@ -291,12 +291,13 @@ def _interrupted(exc: BaseException) -> bool:
     return False
 
 
-_YEARS = (1990, 2100)  # the years the readers accept (annee, start_year)
 _SCHEDULER = re.compile(r"(?:[a-z][a-z0-9+.-]*://)?[^\s:/]+:[0-9]{1,5}")
 
 
 def _check_options(args) -> None:
     """Option values that cannot be right, refused before any work (exit 2)."""
+    from engine._validate import DATA_YEARS
+
     # --out is checked by engine.outputs.prepare_output (see main).
     for name in ("network", "communes", "practitioners", "official", "zones", "profession",
                  "scenario", "region"):
@@ -322,8 +323,8 @@ def _check_options(args) -> None:
         flags = {"year": "--year"}
     for dest, flag in flags.items():
         year = getattr(args, dest, None)
-        if year is not None and not _YEARS[0] <= year <= _YEARS[1]:
-            raise _Usage(f"{flag} {year}: expected a year from {_YEARS[0]} to {_YEARS[1]}")
+        if year is not None and not DATA_YEARS[0] <= year <= DATA_YEARS[1]:
+            raise _Usage(f"{flag} {year}: expected a year from {DATA_YEARS[0]} to {DATA_YEARS[1]}")
     data_year = getattr(args, "from_year" if args.command == "backtest" else
                         "year" if args.command == "data" else "data_year", None)
     if data_year is not None and getattr(args, "profession", None):

@@ -56,6 +56,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from engine._validate import DATA_YEARS
 from engine.apl import AGE_BANDS, departement_of
 from engine.errors import InputError, InputWarning, location
 
@@ -314,7 +315,7 @@ OFFICIAL = Schema("official values", (
     _POP_STD,
     _POP_TOTAL,
     Column("annee", "int", ("year", "annee_de_reference", "millesime"), nullable=False,
-           minimum=1990, maximum=2100, expected="a year such as 2022"),
+           minimum=DATA_YEARS[0], maximum=DATA_YEARS[1], expected="a year such as 2022"),
 ), unique=(("code_commune", "annee"),))
 
 #: Zones: commune -> zone, e.g. EPCI, territoires de vie-santé (see :func:`read_zones`).
@@ -1527,7 +1528,7 @@ def read_practitioners(path: str | os.PathLike, *, year: int, sheet: str | None 
 
 
 def _year(year) -> int:
-    if isinstance(year, bool) or not isinstance(year, numbers.Integral) or not 1900 <= year <= 2100:
+    if isinstance(year, bool) or not isinstance(year, numbers.Integral) or not DATA_YEARS[0] <= year <= DATA_YEARS[1]:
         raise InputError(f"year must be a year such as 2024, got {year!r}")
     return int(year)
 

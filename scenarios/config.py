@@ -47,6 +47,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine._validate import DATA_YEARS
 from engine.errors import InputError
 from engine.tomlkeys import KeyLines
 
@@ -309,7 +310,7 @@ def parse_scenario(text: str, path: str = "<memory>") -> Scenario:
     name = sc.get("name", Path(path).stem)
     if not isinstance(name, str):
         raise ctx.error("expected a string", "scenario", "name")
-    start = _number(ctx, sc, "start_year", "scenario", integer=True, lo=1990, hi=2100)
+    start = _number(ctx, sc, "start_year", "scenario", integer=True, lo=DATA_YEARS[0], hi=DATA_YEARS[1])
     horizon = _number(ctx, sc, "horizon", "scenario", integer=True, lo=1, hi=100, required=True)
     for text_key in ("titre", "description"):
         if text_key in sc and not isinstance(sc[text_key], str):
@@ -364,7 +365,7 @@ def parse_scenario(text: str, path: str = "<memory>") -> Scenario:
                         "installation", None, "installation")
     for k, inst in enumerate(raw):
         _unknown(ctx, inst, _INSTALL_KEYS, "installation", k)
-        year = _number(ctx, inst, "year", "installation", integer=True, lo=1990, hi=2100, occurrence=k,
+        year = _number(ctx, inst, "year", "installation", integer=True, lo=DATA_YEARS[0], hi=DATA_YEARS[1], occurrence=k,
                        required=True)
         gps = _number(ctx, inst, "gps", "installation", default=1, integer=True, lo=1, hi=1000, occurrence=k)
         commune = inst.get("commune")
