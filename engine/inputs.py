@@ -18,7 +18,6 @@ from engine.apl import profession as as_profession
 from engine.errors import InputError
 from engine.mirror import load_region
 from engine.readers import (
-    input_error,
     read_communes,
     read_official,
     read_practitioners,
@@ -206,19 +205,7 @@ def _communes(path):
 
 def _region(name, network, communes, practitioners, official, year, prof, client, polygons,
             times, zones=None) -> Region:
-    try:
-        return Region(name=name, network=network, communes=communes,
-                      practitioners=practitioners, official=official, year=year, profession=prof,
-                      client=client, polygons=polygons, times=times, zones=zones)
-    except InputError as exc:
-        frame = {"communes": communes, "practitioners": practitioners}.get(getattr(exc, "table", ""))
-        if exc.path is not None or frame is None or "line" not in frame:
-            raise
-        if exc.row is None:  # about the whole table: name its file
-            raise input_error(frame, exc.message, column=exc.column) from None
-        # The row labels are the reader's: turn them back into the file's line and column.
-        try:
-            line = int(frame.loc[exc.row, "line"])
-        except (KeyError, TypeError, ValueError):
-            raise exc from None
-        raise input_error(frame, exc.message, line=line, column=exc.column) from None
+    # Region places its errors about a row at the reader's file and line itself.
+    return Region(name=name, network=network, communes=communes, practitioners=practitioners,
+                  official=official, year=year, profession=prof, client=client,
+                  polygons=polygons, times=times, zones=zones)

@@ -112,8 +112,7 @@ class Region:
             table, demand = commune_demand(self.communes.reset_index(drop=True), year=self.year,
                                            profession=self.profession)
         except InputError as exc:
-            exc.table = "communes"  # lets the reader's caller name the file and line
-            raise
+            raise _at_line(self.communes, exc, positional=True) from None
         # The commune table shows the standardised population the APL used (zoning means
         # weigh by self.demand, whatever the profession's basis).
         self.communes = (table.assign(pop_standardisee=demand)
@@ -121,16 +120,14 @@ class Region:
         self.demand = demand
         roster = select_profession(self.practitioners, profession=self.profession)
         if len(roster) == 0:
-            exc = InputError(self._no_practitioner(), column="profession")
-            exc.table = "practitioners"
-            raise exc
+            raise _at_line(self.practitioners,
+                           InputError(self._no_practitioner(), column="profession"))
         try:
             # Row labels in errors are those of the roster as given (a reader's rows).
             self.practitioner_commune = attach_practitioners(roster, self.communes)
             practitioner_activity(roster, profession=self.profession)
         except InputError as exc:
-            exc.table = "practitioners"
-            raise
+            raise _at_line(self.practitioners, exc) from None
         self.practitioners = roster.reset_index(drop=True)
         if "profession" in self.practitioners:
             # Selected once: later supply() calls must not select (and warn) again.
@@ -238,10 +235,10 @@ class Region:
     def _error_at(self, i: int, column: str, message: str) -> InputError:
         """An error about commune row ``i``: at its file's line when a reader read it (its
         ``attrs["source"]``), else naming the commune."""
-        source = self.communes.attrs.get("source")
-        if source is not None and hasattr(source, "error") and "line" in self.communes:
-            return source.error(message, int(self.communes["line"].iloc[i]), column)
-        return InputError(f"commune {self.codes[i]}: {message}", column=column)
+        exc = _at_line(self.communes, InputError(message, row=i, column=column), positional=True)
+        if exc.path is None:
+            return InputError(f"commune {self.codes[i]}: {message}", column=column)
+        return exc
 
     def _far_points(self, far: np.ndarray, dist: np.ndarray) -> None:
         """Swapped coordinates are an error; other points far from every road a warning."""
@@ -346,3 +343,22 @@ class Region:
         return {"region": self.name, "profession": self.profession.name,
                 "communes": self.n_communes, "practitioners": len(self.practitioners),
                 "year": self.year}
+
+
+def _at_line(frame: pd.DataFrame, exc: InputError, *, positional: bool = False) -> InputError:
+    """``exc``, about a row (or the whole) of ``frame``, placed in the file a reader read
+    ``frame`` from: its ``attrs["source"]`` and ``line`` column give the file, the line as
+    the editor shows it and the column as written. ``exc.row`` is a label of ``frame`` (a
+    position when ``positional``). Unchanged when ``frame`` was not read from a file or
+    ``exc`` already names one."""
+    source = frame.attrs.get("source")
+    if exc.path is not None or not hasattr(source, "error") or "line" not in frame:
+        return exc
+    if exc.row is None:
+        return source.error(exc.message, None, exc.column)
+    try:
+        lines = frame["line"]
+        line = int(lines.iloc[exc.row] if positional else lines.loc[exc.row])
+    except (KeyError, IndexError, TypeError, ValueError):
+        return exc
+    return source.error(exc.message, line, exc.column)
