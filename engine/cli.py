@@ -712,12 +712,8 @@ def cmd_compare(args, progress) -> dict:
         outputs.write_table(comparison.summary, tmp / "compare_summary.csv")
         outputs.write_table(comparison.communes, tmp / "compare_communes.csv")
         outputs.write_xlsx({"Par année": comparison.summary,
-                            "Communes": comparison.communes.rename(columns={
-                                f"{stem}_{k}": f"{label} [{k + 1}]" for k in range(len(runs))
-                                for stem, label in (
-                                    ("apl_median", f"APL médian {comparison.years[-1]}"),
-                                    ("p_deficit", "Probabilité de sous-densité"),
-                                    ("annee_deficit", "Passage sous le seuil"))})},
+                            "Communes": comparison.communes.rename(
+                                columns=report.compare_headers(comparison))},
                            tmp / "compare.xlsx", profession=profession,
                            notes={"Communes": " ; ".join(f"[{k + 1}] {r.label}"
                                                          for k, r in enumerate(runs))})

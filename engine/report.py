@@ -935,6 +935,16 @@ def _compare_assumptions(runs) -> Markup:
             + Markup("</tbody></table>"))
 
 
+def compare_headers(comparison) -> dict[str, str]:
+    """French headers of a comparison's per-scenario commune columns (``p_deficit_0`` ->
+    ``"Probabilité de sous-densité [1]"``), for the report and the workbook alike."""
+    last = comparison.years[-1]
+    return {f"{stem}_{k}": f"{column_label(stem if stem != 'apl_median' else f'{stem}_{last}')}"
+                           f" [{k + 1}]"
+            for k in range(len(comparison.labels))
+            for stem in ("apl_median", "p_deficit", "annee_deficit")}
+
+
 def write_compare_report(path: str | os.PathLike[str], comparison, *, region_name: str,
                          profession: str | Profession = "gp", max_rows: int = 40,
                          meta: Mapping[str, Any] | None = None,
@@ -1008,11 +1018,11 @@ def write_compare_report(path: str | os.PathLike[str], comparison, *, region_nam
         "Population": c["pop_totale"].to_numpy(np.float64),
         f"APL {year0}": c["apl"].to_numpy(np.float64),
     })
+    headers = compare_headers(comparison)
     for k in range(len(labels)):
-        short = f"[{k + 1}]"
-        shown[f"APL médian {last} {short}"] = c[f"apl_median_{k}"].to_numpy(np.float64)
-        shown[f"Probabilité {short}"] = c[f"p_deficit_{k}"].to_numpy(np.float64)
-        shown[f"Passage sous le seuil {short}"] = [_year_of(v) for v in c[f"annee_deficit_{k}"]]
+        for stem in ("apl_median", "p_deficit"):
+            shown[headers[f"{stem}_{k}"]] = c[f"{stem}_{k}"].to_numpy(np.float64)
+        shown[headers[f"annee_deficit_{k}"]] = [_year_of(v) for v in c[f"annee_deficit_{k}"]]
     communes_html = (_table(shown, prof, table_id="compare-communes", max_rows=max_rows)
                      if len(shown) else Markup('<table id="compare-communes"><tbody><tr>'
                                                '<td class="muted">Aucune : les scénarios donnent '
