@@ -100,16 +100,19 @@ def normalise_name(name: object) -> str:
     >>> normalise_name("Centre de santé"), normalise_name("pop_90+"), normalise_name("0-4")
     ('centredesante', 'pop90+', '04')
     """
-    text = str(name).replace("œ", "oe").replace("Œ", "OE").replace("æ", "ae").replace("Æ", "AE")
+    return re.sub(r"[^0-9a-z+]", "", _fold(str(name)))
+
+
+def _fold(text: str) -> str:
+    """Lower case, without accents and with œ/æ spelt out."""
+    text = text.replace("œ", "oe").replace("Œ", "OE").replace("æ", "ae").replace("Æ", "AE")
     text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
-    return re.sub(r"[^0-9a-z+]", "", text)
+    return "".join(c for c in text if not unicodedata.combining(c)).casefold()
 
 
 def _key(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text.replace("œ", "oe").replace("Œ", "OE"))
-    text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
-    return re.sub(r"[^0-9a-z]+", "_", text).strip("_")
+    """A cell value compared as a word key (``"Médecin généraliste"`` -> ``"medecin_generaliste"``)."""
+    return re.sub(r"[^0-9a-z]+", "_", _fold(text)).strip("_")
 
 
 # --------------------------------------------------------------------------- schemas
