@@ -296,7 +296,21 @@ class Catchment:
         -------
         numpy.ndarray of shape (n_demand,) or (n_demand, n_draws)
         """
-        r = self.ratios(supply, warn=warn)
+        return self.spread(self.ratios(supply, warn=warn))
+
+    def spread(self, ratios) -> np.ndarray:
+        """Spread supply-to-demand ratios over the demand: ``A_i = sum_j W_ij R_j``.
+
+        Parameters
+        ----------
+        ratios : numpy.ndarray of shape (n_supply,) or (n_supply, n_draws)
+            ``R_j``, as :meth:`ratios` gives them.
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_demand,) or (n_demand, n_draws)
+        """
+        r = np.asarray(ratios, dtype=np.float64)
         if r.ndim == 1:
             return spmv(*self._csr, r)
         return spmm(*self._csr, np.ascontiguousarray(r))
