@@ -32,6 +32,7 @@ from engine._validate import show
 from engine.apl.profession import Profession
 from engine.apl.profession import profession as as_profession
 from engine.errors import InputError, InputWarning
+from engine.routing.network import haversine_m, unit_vectors
 
 __all__ = [
     "attach_practitioners",
@@ -204,12 +205,6 @@ def select_profession(practitioners: pd.DataFrame, *,
     return practitioners[keep]
 
 
-def _unit_vectors(lon, lat) -> np.ndarray:
-    lo = np.deg2rad(np.asarray(lon, dtype=np.float64))
-    la = np.deg2rad(np.asarray(lat, dtype=np.float64))
-    return np.column_stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)])
-
-
 def attach_practitioners(practitioners: pd.DataFrame, communes: pd.DataFrame, *,
                          max_distance_m: float | None = None) -> np.ndarray:
     """The commune of each practitioner: by code, or the nearest commune point for a point.
@@ -286,9 +281,9 @@ def attach_practitioners(practitioners: pd.DataFrame, communes: pd.DataFrame, *,
         if not len(ok):
             raise InputError("practitioners are given by a point but no commune has lon/lat",
                              column="lon")
-        # Chord distance on the unit sphere is monotone in great-circle distance.
-        chord, k = cKDTree(_unit_vectors(clon[ok], clat[ok])).query(_unit_vectors(lon, lat))
-        metres = 2.0 * np.arcsin(np.minimum(chord / 2.0, 1.0)) * settings.earth_radius_m
+        _, k = cKDTree(unit_vectors(clon[ok], clat[ok])).query(unit_vectors(lon, lat))
+        # In metres by the formula snap and the edge lengths use.
+        metres = haversine_m(lon, lat, clon[ok][k], clat[ok][k])
         far = metres > limit
         if far.any():
             j = int(np.flatnonzero(far)[0])
