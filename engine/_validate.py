@@ -30,7 +30,8 @@ def show(value: object) -> str:
 
 
 def finite_vector(values, name: str, *, size: int | None = None, non_negative: bool = False,
-                  allow_2d: bool = False, what: str | None = None) -> np.ndarray:
+                  allow_2d: bool = False, what: str | None = None,
+                  hint: str | None = None) -> np.ndarray:
     """``values`` as a contiguous float64 array of finite numbers (1-D, or 2-D if allowed).
 
     Parameters
@@ -46,6 +47,8 @@ def finite_vector(values, name: str, *, size: int | None = None, non_negative: b
         Accept a 2-D array (rows follow the first axis).
     what : str, optional
         What the first axis follows, for the length message (``"the matrix rows"``).
+    hint : str, optional
+        What to do about a refused value, appended to its message.
     """
     try:
         arr = np.asarray(values, dtype=np.float64)
@@ -64,8 +67,9 @@ def finite_vector(values, name: str, *, size: int | None = None, non_negative: b
         at = tuple(int(x) for x in np.argwhere(bad)[0])
         expected = "finite and non-negative" if non_negative else "finite"
         where = ", ".join(str(i) for i in at)
+        then = f"; {hint}" if hint else ""
         raise InputError(f"{name}[{where}] = {show(arr[at])}; {name} must be {expected} "
-                         f"({int(bad.sum())} such value(s))", row=at[0], column=name)
+                         f"({int(bad.sum())} such value(s)){then}", row=at[0], column=name)
     return np.ascontiguousarray(arr)
 
 
@@ -166,6 +170,14 @@ def positive_int(value, name: str) -> int:
         raise InputError(f"{name} must be a positive integer, got {show(value)}", column=name)
     if int(value) < 1:
         raise InputError(f"{name} must be a positive integer, got {show(value)}", column=name)
+    return int(value)
+
+
+def non_negative_int(value, name: str) -> int:
+    """An integer >= 0 (bools refused)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
+            or int(value) < 0:
+        raise InputError(f"{name} must be an integer >= 0, got {show(value)}", column=name)
     return int(value)
 
 

@@ -23,7 +23,7 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
-from engine._validate import finite_vector
+from engine._validate import finite_vector, non_negative_number
 from engine.apl._kernels import ratio, row_normalise, spmm, spmv
 from engine.apl.decay import as_decay
 from engine.apl.profession import profession as as_profession
@@ -577,8 +577,7 @@ def spatial_availability(demand, supply, times, decay=DREES_DECAY, *, alpha: flo
     """
     fill = _check_convention("positive_supply", unreached)
     p = _as_vector(demand, None, "demand")
-    if not (np.isfinite(alpha) and alpha >= 0):
-        raise InputError(f"alpha must be a finite number >= 0, got {alpha!r}")
+    alpha = non_negative_number(alpha, "alpha")
     pa = np.where(p > 0, p ** alpha, 0.0) if alpha > 0 else np.ones_like(p)
     w = catchment_weights(times, decay)
     cat = Catchment(w, pa)

@@ -23,7 +23,13 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from engine._validate import finite_vector, non_negative_number, positive_int, positive_number
+from engine._validate import (
+    finite_vector,
+    non_negative_int,
+    non_negative_number,
+    positive_int,
+    positive_number,
+)
 from engine.apl._measure_kernels import closest_costs, cumulative_sums, furness, raam_costs
 from engine.apl.fca import catchment_weights, spatial_availability, travel_minutes
 from engine.errors import InputError
@@ -542,10 +548,8 @@ def raam(demand, supply, times, *, tau: float = 60.0, rho: float | None = None,
     initial_step = positive_number(initial_step, "initial_step")
     half_life = positive_number(half_life, "half_life")
     min_step = non_negative_number(min_step, "min_step")
-    for value, name in ((max_cycles, "max_cycles"), (limit_initial, "limit_initial")):
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
-                or value < 0:
-            raise InputError(f"{name} must be an integer >= 0, got {value!r}", column=name)
+    max_cycles = non_negative_int(max_cycles, "max_cycles")
+    limit_initial = non_negative_int(limit_initial, "limit_initial")
     rows = np.flatnonzero(p > 0)
     cols = np.flatnonzero(s > 0)
     out = np.full(m.shape[0], np.nan)

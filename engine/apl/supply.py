@@ -28,7 +28,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from engine import settings
-from engine._validate import show
+from engine._validate import non_negative_number, show
 from engine.apl.profession import Profession
 from engine.apl.profession import profession as as_profession
 from engine.errors import InputError, InputWarning
@@ -146,10 +146,8 @@ def practitioner_activity(practitioners: pd.DataFrame, *, profession: str | Prof
     array([5400., 4140.])
     """
     prof = as_profession(profession)
-    default = prof.activity.default if default_activity is None else default_activity
-    if not (np.isfinite(default) and default >= 0):
-        raise InputError(f"default_activity must be a finite number >= 0, got {show(default)}",
-                         column="default_activity")
+    default = (prof.activity.default if default_activity is None
+               else non_negative_number(default_activity, "default_activity"))
     n = len(practitioners)
     if "activity" in practitioners.columns:
         act = pd.to_numeric(practitioners["activity"], errors="coerce").to_numpy(np.float64)
