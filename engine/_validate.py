@@ -181,6 +181,15 @@ def non_negative_int(value, name: str) -> int:
     return int(value)
 
 
+def unreached_value(value) -> float:
+    """What a measure gives where nothing is in reach: a number, usually 0.0 or ``numpy.nan``."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"unreached must be a number (0.0 or numpy.nan), got {show(value)}",
+                         column="unreached") from None
+
+
 def existing_file(path: str | os.PathLike, what: str = "file", *,
                   error: type[InputError] = InputError) -> Path:
     """``path`` as a Path to an existing regular file (``error`` raised otherwise)."""
