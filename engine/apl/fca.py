@@ -55,34 +55,6 @@ class UnservedSupplyWarning(UserWarning):
 # --------------------------------------------------------------------------- conversions
 
 
-def _times_csr(times) -> sp.csr_matrix:
-    """Minutes as CSR with only reachable pairs stored (explicit zeros kept)."""
-    if isinstance(times, TravelTimeMatrix):
-        m = times.to_scipy()
-    elif sp.issparse(times):
-        m = sp.csr_matrix(times, dtype=np.float64, copy=True)
-        if m.ndim != 2:
-            raise InputError(f"times must be 2-D (demand x supply), got shape {m.shape}")
-        m.sum_duplicates()
-        ok = np.isfinite(m.data)
-        if not ok.all():
-            m.data[~ok] = 0.0
-            m = _drop(m, ok)
-    else:
-        arr = np.asarray(times, dtype=np.float64)
-        if arr.ndim != 2:
-            raise InputError(f"times must be a 2-D array (demand x supply), got shape {arr.shape}")
-        rows, cols = np.nonzero(np.isfinite(arr))
-        m = sp.csr_matrix((arr[rows, cols], (rows, cols)), shape=arr.shape)
-    if m.nnz and m.data.min() < 0:
-        k = int(np.argmin(m.data))
-        r = int(np.searchsorted(m.indptr, k, side="right") - 1)
-        raise InputError(f"negative travel time {m.data[k]!r} minutes from demand {r} to supply "
-                         f"{int(m.indices[k])}", row=r, column=str(int(m.indices[k])))
-    m.sort_indices()
-    return m
-
-
 def travel_minutes(times) -> sp.csr_matrix:
     """Travel times as a validated CSR matrix of minutes, only reachable pairs stored.
 
@@ -107,7 +79,30 @@ def travel_minutes(times) -> sp.csr_matrix:
     >>> travel_minutes(np.array([[0.0, np.inf], [5.0, 2.0]])).nnz
     3
     """
-    return _times_csr(times)
+    if isinstance(times, TravelTimeMatrix):
+        m = times.to_scipy()
+    elif sp.issparse(times):
+        m = sp.csr_matrix(times, dtype=np.float64, copy=True)
+        if m.ndim != 2:
+            raise InputError(f"times must be 2-D (demand x supply), got shape {m.shape}")
+        m.sum_duplicates()
+        ok = np.isfinite(m.data)
+        if not ok.all():
+            m.data[~ok] = 0.0
+            m = _drop(m, ok)
+    else:
+        arr = np.asarray(times, dtype=np.float64)
+        if arr.ndim != 2:
+            raise InputError(f"times must be a 2-D array (demand x supply), got shape {arr.shape}")
+        rows, cols = np.nonzero(np.isfinite(arr))
+        m = sp.csr_matrix((arr[rows, cols], (rows, cols)), shape=arr.shape)
+    if m.nnz and m.data.min() < 0:
+        k = int(np.argmin(m.data))
+        r = int(np.searchsorted(m.indptr, k, side="right") - 1)
+        raise InputError(f"negative travel time {m.data[k]!r} minutes from demand {r} to supply "
+                         f"{int(m.indices[k])}", row=r, column=str(int(m.indices[k])))
+    m.sort_indices()
+    return m
 
 
 def _drop(m: sp.csr_matrix, keep: np.ndarray) -> sp.csr_matrix:
@@ -147,7 +142,7 @@ def catchment_weights(times, decay=DREES_DECAY) -> sp.csr_matrix:
     array([[1.   , 0.667],
            [0.   , 0.   ]])
     """
-    m = _times_csr(times)
+    m = travel_minutes(times)
     dec = as_decay(decay)
     w = dec(m.data)
     if w.shape != m.data.shape:
