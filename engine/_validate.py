@@ -35,7 +35,8 @@ DATA_YEARS = (1990, 2100)
 
 
 def finite_vector(values, name: str, *, size: int | None = None, non_negative: bool = False,
-                  allow_2d: bool = False, what: str | None = None) -> np.ndarray:
+                  allow_2d: bool = False, what: str | None = None,
+                  hint: str | None = None) -> np.ndarray:
     """``values`` as a contiguous float64 array of finite numbers (1-D, or 2-D if allowed).
 
     Parameters
@@ -51,6 +52,8 @@ def finite_vector(values, name: str, *, size: int | None = None, non_negative: b
         Accept a 2-D array (rows follow the first axis).
     what : str, optional
         What the first axis follows, for the length message (``"the matrix rows"``).
+    hint : str, optional
+        What to do about a refused value, appended to its message.
     """
     try:
         arr = np.asarray(values, dtype=np.float64)
@@ -69,8 +72,9 @@ def finite_vector(values, name: str, *, size: int | None = None, non_negative: b
         at = tuple(int(x) for x in np.argwhere(bad)[0])
         expected = "finite and non-negative" if non_negative else "finite"
         where = ", ".join(str(i) for i in at)
+        then = f"; {hint}" if hint else ""
         raise InputError(f"{name}[{where}] = {show(arr[at])}; {name} must be {expected} "
-                         f"({int(bad.sum())} such value(s))", row=at[0], column=name)
+                         f"({int(bad.sum())} such value(s)){then}", row=at[0], column=name)
     return np.ascontiguousarray(arr)
 
 
@@ -172,6 +176,23 @@ def positive_int(value, name: str) -> int:
     if int(value) < 1:
         raise InputError(f"{name} must be a positive integer, got {show(value)}", column=name)
     return int(value)
+
+
+def non_negative_int(value, name: str) -> int:
+    """An integer >= 0 (bools refused)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
+            or int(value) < 0:
+        raise InputError(f"{name} must be an integer >= 0, got {show(value)}", column=name)
+    return int(value)
+
+
+def unreached_value(value) -> float:
+    """What a measure gives where nothing is in reach: a number, usually 0.0 or ``numpy.nan``."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"unreached must be a number (0.0 or numpy.nan), got {show(value)}",
+                         column="unreached") from None
 
 
 def existing_file(path: str | os.PathLike, what: str = "file", *,

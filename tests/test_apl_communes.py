@@ -111,6 +111,20 @@ def test_practitioner_point_far_from_every_commune_is_an_error(line):
     assert detail["commune_index"].tolist() == [1]
 
 
+def test_attach_distance_is_haversine_as_snap(line):
+    """The distance checked against the limit is the one snap reports (haversine metres)."""
+    from engine.apl.supply import attach_practitioners
+    from engine.routing.network import haversine_m
+
+    communes = make_communes([0, 5])
+    point = (9.0, 42.3)
+    metres = float(haversine_m(point[0], point[1], communes["lon"][0], communes["lat"][0]))
+    gps = pd.DataFrame({"lon": [point[0]], "lat": [point[1]]})
+    assert attach_practitioners(gps, communes, max_distance_m=metres).tolist() == [0]
+    with pytest.raises(InputError, match=f"{metres / 1000:,.1f} km"):
+        attach_practitioners(gps, communes, max_distance_m=np.nextafter(metres, 0.0))
+
+
 def bounded_default():
     from engine.apl import bounded_activity, profession
 

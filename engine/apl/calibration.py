@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from engine._validate import finite_vector
+from engine._validate import finite_vector, positive_number
 from engine.apl._kernels import nnls_normal
 from engine.errors import InputError
 
@@ -361,8 +361,7 @@ def fit_supply(weights, demand, apl, apl_young=None, prior=None, *, prior_senior
     apl = finite_vector(apl, "apl", size=n, non_negative=True)
     young = None if apl_young is None else finite_vector(apl_young, "apl_young", size=n,
                                                          non_negative=True)
-    if not (np.isfinite(scale) and scale > 0):
-        raise InputError(f"scale must be a positive activity, got {scale!r}", column="scale")
+    scale = positive_number(scale, "scale")
     d = np.asarray(demand, dtype=np.float64)
     cv = None
     if regularisation is None:

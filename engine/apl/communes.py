@@ -211,11 +211,11 @@ def apl_communes(
                                 chunk_size=chunk_size)
     cat = Catchment(catchment_weights(matrix, prof.decay), demand)
     codes = table["code_commune"].to_numpy()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UnservedSupplyWarning)
-        ratio = cat.ratios(supply)
-        apl = cat.accessibility(supply)
-    unserved = np.where(cat.demand_in_reach > 0, 0.0, supply)
+    # Ratios once, without the generic warning: the one below names the communes.
+    ratio = cat.ratios(supply, warn=False)
+    apl = cat.spread(ratio)
+    unserved = np.zeros_like(ratio)
+    unserved[cat.unreached] = supply[cat.unreached]
     if (unserved > 0).any():
         lost = codes[unserved > 0]
         warnings.warn(f"{len(lost)} commune(s) have {prof.label} but no demand in reach (first: "

@@ -23,7 +23,7 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
-from engine._validate import finite_vector
+from engine._validate import finite_vector, non_negative_number, unreached_value
 from engine.apl._kernels import ratio, row_normalise, spmm, spmv
 from engine.apl.decay import as_decay
 from engine.apl.profession import profession as as_profession
@@ -55,34 +55,6 @@ class UnservedSupplyWarning(UserWarning):
 # --------------------------------------------------------------------------- conversions
 
 
-def _times_csr(times) -> sp.csr_matrix:
-    """Minutes as CSR with only reachable pairs stored (explicit zeros kept)."""
-    if isinstance(times, TravelTimeMatrix):
-        m = times.to_scipy()
-    elif sp.issparse(times):
-        m = sp.csr_matrix(times, dtype=np.float64, copy=True)
-        if m.ndim != 2:
-            raise InputError(f"times must be 2-D (demand x supply), got shape {m.shape}")
-        m.sum_duplicates()
-        ok = np.isfinite(m.data)
-        if not ok.all():
-            m.data[~ok] = 0.0
-            m = _drop(m, ok)
-    else:
-        arr = np.asarray(times, dtype=np.float64)
-        if arr.ndim != 2:
-            raise InputError(f"times must be a 2-D array (demand x supply), got shape {arr.shape}")
-        rows, cols = np.nonzero(np.isfinite(arr))
-        m = sp.csr_matrix((arr[rows, cols], (rows, cols)), shape=arr.shape)
-    if m.nnz and m.data.min() < 0:
-        k = int(np.argmin(m.data))
-        r = int(np.searchsorted(m.indptr, k, side="right") - 1)
-        raise InputError(f"negative travel time {m.data[k]!r} minutes from demand {r} to supply "
-                         f"{int(m.indices[k])}", row=r, column=str(int(m.indices[k])))
-    m.sort_indices()
-    return m
-
-
 def travel_minutes(times) -> sp.csr_matrix:
     """Travel times as a validated CSR matrix of minutes, only reachable pairs stored.
 
@@ -107,7 +79,30 @@ def travel_minutes(times) -> sp.csr_matrix:
     >>> travel_minutes(np.array([[0.0, np.inf], [5.0, 2.0]])).nnz
     3
     """
-    return _times_csr(times)
+    if isinstance(times, TravelTimeMatrix):
+        m = times.to_scipy()
+    elif sp.issparse(times):
+        m = sp.csr_matrix(times, dtype=np.float64, copy=True)
+        if m.ndim != 2:
+            raise InputError(f"times must be 2-D (demand x supply), got shape {m.shape}")
+        m.sum_duplicates()
+        ok = np.isfinite(m.data)
+        if not ok.all():
+            m.data[~ok] = 0.0
+            m = _drop(m, ok)
+    else:
+        arr = np.asarray(times, dtype=np.float64)
+        if arr.ndim != 2:
+            raise InputError(f"times must be a 2-D array (demand x supply), got shape {arr.shape}")
+        rows, cols = np.nonzero(np.isfinite(arr))
+        m = sp.csr_matrix((arr[rows, cols], (rows, cols)), shape=arr.shape)
+    if m.nnz and m.data.min() < 0:
+        k = int(np.argmin(m.data))
+        r = int(np.searchsorted(m.indptr, k, side="right") - 1)
+        raise InputError(f"negative travel time {m.data[k]!r} minutes from demand {r} to supply "
+                         f"{int(m.indices[k])}", row=r, column=str(int(m.indices[k])))
+    m.sort_indices()
+    return m
 
 
 def _drop(m: sp.csr_matrix, keep: np.ndarray) -> sp.csr_matrix:
@@ -147,7 +142,7 @@ def catchment_weights(times, decay=DREES_DECAY) -> sp.csr_matrix:
     array([[1.   , 0.667],
            [0.   , 0.   ]])
     """
-    m = _times_csr(times)
+    m = travel_minutes(times)
     dec = as_decay(decay)
     w = dec(m.data)
     if w.shape != m.data.shape:
@@ -166,7 +161,8 @@ def catchment_weights(times, decay=DREES_DECAY) -> sp.csr_matrix:
     return out
 
 
-def _as_vector(values, n: int | None, name: str, *, allow_2d: bool = False) -> np.ndarray:
+def as_amounts(values, n: int | None, name: str, *, allow_2d: bool = False) -> np.ndarray:
+    """Demand (``name="demand"``, one per matrix row) or supply (one per column), validated."""
     follows = "the matrix rows" if name == "demand" else "the matrix columns"
     return finite_vector(values, name, size=n, non_negative=True, allow_2d=allow_2d,
                          what=f"{name} must follow {follows}")
@@ -189,14 +185,10 @@ _NORMALISE_OVER = ("positive_supply", "all")
 def _check_convention(normalise_over: str, unreached) -> float:
     if normalise_over not in _NORMALISE_OVER:
         raise InputError(f"normalise_over must be one of {_NORMALISE_OVER}, got {normalise_over!r}")
-    try:
-        value = float(unreached)
-    except (TypeError, ValueError):
-        raise InputError(f"unreached must be a number (0.0 or numpy.nan), got {unreached!r}") from None
-    return value
+    return unreached_value(unreached)
 
 
-def _fill_unreached(values: np.ndarray, weights: sp.csr_matrix, unreached: float) -> np.ndarray:
+def fill_unreached(values: np.ndarray, weights: sp.csr_matrix, unreached: float) -> np.ndarray:
     """Give ``unreached`` to the rows with no positive weight (no location in reach)."""
     if unreached == 0.0:
         return values
@@ -254,7 +246,7 @@ class Catchment:
             raise InputError("weights must be finite and non-negative")
         self.weights = w
         self.shape = w.shape
-        self.demand = _as_vector(demand, w.shape[0], "demand")
+        self.demand = as_amounts(demand, w.shape[0], "demand")
         wt = w.T.tocsr()
         wt.sort_indices()
         self._csr = (w.indptr.astype(np.int64), w.indices.astype(np.int64), w.data)
@@ -276,7 +268,7 @@ class Catchment:
         numpy.ndarray
             Same shape as ``supply``.
         """
-        s = _as_vector(supply, self.shape[1], "supply", allow_2d=True)
+        s = as_amounts(supply, self.shape[1], "supply", allow_2d=True)
         if warn and len(self.unreached):
             s_un = s[self.unreached]
             lost = self.unreached[(s_un > 0) if s.ndim == 1 else (s_un > 0).any(axis=1)]
@@ -296,7 +288,21 @@ class Catchment:
         -------
         numpy.ndarray of shape (n_demand,) or (n_demand, n_draws)
         """
-        r = self.ratios(supply, warn=warn)
+        return self.spread(self.ratios(supply, warn=warn))
+
+    def spread(self, ratios) -> np.ndarray:
+        """Spread supply-to-demand ratios over the demand: ``A_i = sum_j W_ij R_j``.
+
+        Parameters
+        ----------
+        ratios : numpy.ndarray of shape (n_supply,) or (n_supply, n_draws)
+            ``R_j``, as :meth:`ratios` gives them.
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_demand,) or (n_demand, n_draws)
+        """
+        r = np.asarray(ratios, dtype=np.float64)
         if r.ndim == 1:
             return spmv(*self._csr, r)
         return spmm(*self._csr, np.ascontiguousarray(r))
@@ -381,9 +387,9 @@ def two_step_fca(demand, supply, times, decay=DREES_DECAY, *, unreached: float =
     >>> two_step_fca([100.0, 50.0], [3600.0, 0.0], t).round(3)
     array([27., 18.])
     """
-    fill = _check_convention("positive_supply", unreached)
+    fill = unreached_value(unreached)
     w = catchment_weights(times, decay)
-    return _fill_unreached(Catchment(w, demand).accessibility(supply), w, fill)
+    return fill_unreached(Catchment(w, demand).accessibility(supply), w, fill)
 
 
 def three_step_fca(demand, supply, times, decay=DREES_DECAY, *,
@@ -430,7 +436,7 @@ def three_step_fca(demand, supply, times, decay=DREES_DECAY, *,
     """
     fill = _check_convention(normalise_over, unreached)
     w = catchment_weights(times, decay)
-    s = _as_vector(supply, w.shape[1], "supply", allow_2d=True)
+    s = as_amounts(supply, w.shape[1], "supply", allow_2d=True)
     ip, ix = w.indptr.astype(np.int64), w.indices.astype(np.int64)
     v = None if selection_decay is None else catchment_weights(times, selection_decay)
 
@@ -448,7 +454,7 @@ def three_step_fca(demand, supply, times, decay=DREES_DECAY, *,
             gw.sort_indices()
         return Catchment(gw, demand).accessibility(sj)
 
-    return _fill_unreached(_by_column(one, s), w, fill)
+    return fill_unreached(_by_column(one, s), w, fill)
 
 
 def balanced_fca(demand, supply, times, decay=DREES_DECAY, *, step2_weights: str = "demand",
@@ -506,8 +512,8 @@ def balanced_fca(demand, supply, times, decay=DREES_DECAY, *, step2_weights: str
         raise InputError(f"step2_weights must be 'demand' or 'supply', got {step2_weights!r}")
     fill = _check_convention(normalise_over, unreached)
     w = catchment_weights(times, decay)
-    s = _as_vector(supply, w.shape[1], "supply", allow_2d=True)
-    p = _as_vector(demand, w.shape[0], "demand")
+    s = as_amounts(supply, w.shape[1], "supply", allow_2d=True)
+    p = as_amounts(demand, w.shape[0], "demand")
     ip, ix = w.indptr.astype(np.int64), w.indices.astype(np.int64)
     wc_data = None
     if step2_weights == "supply":
@@ -521,7 +527,7 @@ def balanced_fca(demand, supply, times, decay=DREES_DECAY, *, step2_weights: str
         r = Catchment(sp.csr_matrix((wr_data, w.indices, w.indptr), shape=w.shape), p).ratios(sj)
         return spmv(ip, ix, wr_data if wc_data is None else wc_data, r)
 
-    return _fill_unreached(_by_column(one, s), w, fill)
+    return fill_unreached(_by_column(one, s), w, fill)
 
 
 def spatial_availability(demand, supply, times, decay=DREES_DECAY, *, alpha: float = 1.0,
@@ -561,10 +567,9 @@ def spatial_availability(demand, supply, times, decay=DREES_DECAY, *, alpha: flo
     >>> round(float(spatial_availability([100.0, 50.0], [3600.0, 3600.0], t).sum()), 6)
     7200.0
     """
-    fill = _check_convention("positive_supply", unreached)
-    p = _as_vector(demand, None, "demand")
-    if not (np.isfinite(alpha) and alpha >= 0):
-        raise InputError(f"alpha must be a finite number >= 0, got {alpha!r}")
+    fill = unreached_value(unreached)
+    p = as_amounts(demand, None, "demand")
+    alpha = non_negative_number(alpha, "alpha")
     pa = np.where(p > 0, p ** alpha, 0.0) if alpha > 0 else np.ones_like(p)
     w = catchment_weights(times, decay)
     cat = Catchment(w, pa)
@@ -573,4 +578,4 @@ def spatial_availability(demand, supply, times, decay=DREES_DECAY, *, alpha: flo
     if per_capita:
         pp = p if v.ndim == 1 else p[:, None]
         v = np.divide(v, pp, out=np.zeros_like(v), where=pp > 0)
-    return _fill_unreached(v, w, fill)
+    return fill_unreached(v, w, fill)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from engine._validate import finite_vector, non_negative_number, positive_number
 from engine.errors import InputError
 
 __all__ = [
@@ -34,26 +35,13 @@ __all__ = [
 
 
 def _values(values, name: str = "values") -> np.ndarray:
-    x = np.asarray(values, dtype=np.float64)
-    if x.ndim != 1:
-        raise InputError(f"{name} must be 1-D (one value per zone), got shape {x.shape}")
-    bad = ~np.isfinite(x)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise InputError(f"{name}[{i}] = {x[i]!r}; accessibility must be finite for every zone "
-                         "(compute it with unreached=0.0)", row=i, column=name)
-    return x
+    return finite_vector(values, name, hint="accessibility must be finite for every zone "
+                         "(compute it with unreached=0.0)")
 
 
 def _population(population, n: int) -> np.ndarray:
-    p = np.asarray(population, dtype=np.float64)
-    if p.shape != (n,):
-        raise InputError(f"population must have one value per zone ({n}), got shape {p.shape}")
-    bad = ~np.isfinite(p) | (p < 0)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise InputError(f"population[{i}] = {p[i]!r}; population must be finite and >= 0",
-                         row=i, column="population")
+    p = finite_vector(population, "population", size=n, non_negative=True,
+                      what="one value per zone")
     if not p.sum() > 0:
         raise InputError("population adds up to 0: nobody to weight the index with")
     return p
@@ -387,12 +375,9 @@ def fgt_poverty(values, population, poverty_line: float, alpha=(0, 1, 2)):
     """
     x = _values(values)
     p = _population(population, len(x))
-    z = float(poverty_line)
-    if not (np.isfinite(z) and z > 0):
-        raise InputError(f"poverty_line must be a positive number, got {poverty_line!r}")
-    a = np.asarray(alpha, dtype=np.float64)
-    if np.any(~np.isfinite(a)) or np.any(a < 0):
-        raise InputError(f"alpha must be numbers >= 0, got {alpha!r}")
+    z = positive_number(poverty_line, "poverty_line")
+    a = (np.float64(non_negative_number(alpha, "alpha")) if np.ndim(alpha) == 0
+         else finite_vector(alpha, "alpha", non_negative=True))
     poor = x < z
     gap = np.where(poor, (z - x) / z, 0.0)
     w = p / p.sum()

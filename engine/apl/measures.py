@@ -23,9 +23,22 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from engine._validate import finite_vector, non_negative_number, positive_int, positive_number
+from engine._validate import (
+    finite_vector,
+    non_negative_int,
+    non_negative_number,
+    positive_int,
+    positive_number,
+    unreached_value,
+)
 from engine.apl._measure_kernels import closest_costs, cumulative_sums, furness, raam_costs
-from engine.apl.fca import catchment_weights, spatial_availability, travel_minutes
+from engine.apl.fca import (
+    as_amounts,
+    catchment_weights,
+    fill_unreached,
+    spatial_availability,
+    travel_minutes,
+)
 from engine.errors import InputError
 
 __all__ = [
@@ -51,13 +64,6 @@ class ConvergenceWarning(UserWarning):
 # --------------------------------------------------------------------------- helpers
 
 
-def _unreached(value) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"unreached must be a number (0.0 or numpy.nan), got {value!r}") from None
-
-
 def _oriented(matrix: sp.csr_matrix, active: bool) -> sp.csr_matrix:
     """Rows = the locations the measure is computed for: demand (active) or supply (passive)."""
     if not isinstance(active, (bool, np.bool_)):
@@ -76,11 +82,6 @@ def _opportunities(values, oriented: sp.csr_matrix, active: bool, *, allow_2d: b
         "the matrix rows (demand locations), as active=False"
     return finite_vector(values, "opportunities", size=oriented.shape[1], non_negative=True,
                          allow_2d=allow_2d, what=side)
-
-
-def _amounts(values, n: int, name: str) -> np.ndarray:
-    follows = "the matrix rows" if name == "demand" else "the matrix columns"
-    return finite_vector(values, name, size=n, non_negative=True, what=follows)
 
 
 def _cutoffs(values, name: str) -> tuple[np.ndarray, bool]:
@@ -131,13 +132,10 @@ def gravity_accessibility(opportunities, times, decay, *, active: bool = True,
     >>> gravity_accessibility([100.0, 50.0], t, exponential(0.1)).round(2)
     array([118.39,  36.79])
     """
-    fill = _unreached(unreached)
+    fill = unreached_value(unreached)
     w = _oriented(catchment_weights(times, decay), active)
     o = _opportunities(opportunities, w, active, allow_2d=True)
-    out = np.asarray(w @ o, dtype=np.float64)
-    if fill != 0.0:
-        out[np.diff(w.indptr) == 0] = fill
-    return out
+    return fill_unreached(np.asarray(w @ o, dtype=np.float64), w, fill)
 
 
 # --------------------------------------------------------------------------- cumulative
@@ -173,7 +171,7 @@ def cumulative_cutoff(opportunities, times, cutoff, *, active: bool = True,
     array([[3., 8.],
            [5., 5.]])
     """
-    fill = _unreached(unreached)
+    fill = unreached_value(unreached)
     cuts, scalar = _cutoffs(cutoff, "cutoff")
     m = _oriented(travel_minutes(times), active)
     o = _opportunities(opportunities, m, active)
@@ -368,8 +366,8 @@ def singly_constrained(demand, supply, times, decay, *, active: bool = True) -> 
     if active:
         return spatial_availability(demand, supply, times, decay)
     w = catchment_weights(times, decay)
-    p = _amounts(demand, w.shape[0], "demand")
-    s = _amounts(supply, w.shape[1], "supply")
+    p = as_amounts(demand, w.shape[0], "demand")
+    s = as_amounts(supply, w.shape[1], "supply")
     row = np.asarray(w @ s, dtype=np.float64)
     share = np.divide(p, row, out=np.zeros_like(p), where=row > 0)
     return s * np.asarray(w.T @ share, dtype=np.float64)
@@ -453,8 +451,8 @@ def doubly_constrained(demand, supply, times, decay, *, tol: float = 1e-9,
     array([ 4., 10.,  6.])
     """
     w = catchment_weights(times, decay)
-    p = _amounts(demand, w.shape[0], "demand")
-    s = _amounts(supply, w.shape[1], "supply")
+    p = as_amounts(demand, w.shape[0], "demand")
+    s = as_amounts(supply, w.shape[1], "supply")
     tp, ts = p.sum(), s.sum()
     if abs(tp - ts) > 1e-9 * max(tp, ts, 1.0):
         raise InputError(f"doubly-constrained flows need total demand = total supply; got "
@@ -536,16 +534,14 @@ def raam(demand, supply, times, *, tau: float = 60.0, rho: float | None = None,
     array([1., 1.])
     """
     m = travel_minutes(times)
-    p = _amounts(demand, m.shape[0], "demand")
-    s = _amounts(supply, m.shape[1], "supply")
+    p = as_amounts(demand, m.shape[0], "demand")
+    s = as_amounts(supply, m.shape[1], "supply")
     tau = positive_number(tau, "tau")
     initial_step = positive_number(initial_step, "initial_step")
     half_life = positive_number(half_life, "half_life")
     min_step = non_negative_number(min_step, "min_step")
-    for value, name in ((max_cycles, "max_cycles"), (limit_initial, "limit_initial")):
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
-                or value < 0:
-            raise InputError(f"{name} must be an integer >= 0, got {value!r}", column=name)
+    max_cycles = non_negative_int(max_cycles, "max_cycles")
+    limit_initial = non_negative_int(limit_initial, "limit_initial")
     rows = np.flatnonzero(p > 0)
     cols = np.flatnonzero(s > 0)
     out = np.full(m.shape[0], np.nan)

@@ -28,10 +28,11 @@ import pandas as pd
 import scipy.sparse as sp
 
 from engine import settings
-from engine._validate import show
+from engine._validate import non_negative_number, show
 from engine.apl.profession import Profession
 from engine.apl.profession import profession as as_profession
 from engine.errors import InputError, InputWarning
+from engine.routing.network import haversine_m, unit_vectors
 
 __all__ = [
     "attach_practitioners",
@@ -145,10 +146,8 @@ def practitioner_activity(practitioners: pd.DataFrame, *, profession: str | Prof
     array([5400., 4140.])
     """
     prof = as_profession(profession)
-    default = prof.activity.default if default_activity is None else default_activity
-    if not (np.isfinite(default) and default >= 0):
-        raise InputError(f"default_activity must be a finite number >= 0, got {show(default)}",
-                         column="default_activity")
+    default = (prof.activity.default if default_activity is None
+               else non_negative_number(default_activity, "default_activity"))
     n = len(practitioners)
     if "activity" in practitioners.columns:
         act = pd.to_numeric(practitioners["activity"], errors="coerce").to_numpy(np.float64)
@@ -202,12 +201,6 @@ def select_profession(practitioners: pd.DataFrame, *,
                       f"as {prof.label}", InputWarning, stacklevel=2)
     keep = empty | given.map(prof.matches).to_numpy(dtype=bool)
     return practitioners[keep]
-
-
-def _unit_vectors(lon, lat) -> np.ndarray:
-    lo = np.deg2rad(np.asarray(lon, dtype=np.float64))
-    la = np.deg2rad(np.asarray(lat, dtype=np.float64))
-    return np.column_stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)])
 
 
 def attach_practitioners(practitioners: pd.DataFrame, communes: pd.DataFrame, *,
@@ -286,9 +279,9 @@ def attach_practitioners(practitioners: pd.DataFrame, communes: pd.DataFrame, *,
         if not len(ok):
             raise InputError("practitioners are given by a point but no commune has lon/lat",
                              column="lon")
-        # Chord distance on the unit sphere is monotone in great-circle distance.
-        chord, k = cKDTree(_unit_vectors(clon[ok], clat[ok])).query(_unit_vectors(lon, lat))
-        metres = 2.0 * np.arcsin(np.minimum(chord / 2.0, 1.0)) * settings.earth_radius_m
+        _, k = cKDTree(unit_vectors(clon[ok], clat[ok])).query(unit_vectors(lon, lat))
+        # In metres by the formula snap and the edge lengths use.
+        metres = haversine_m(lon, lat, clon[ok][k], clat[ok][k])
         far = metres > limit
         if far.any():
             j = int(np.flatnonzero(far)[0])

@@ -149,12 +149,10 @@ def _route_block(indptr, indices, weights, target_pos, sources, limit, n_targets
 
         threads = threads.get(get_worker().address, 1)
     numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
-    counts, cols, seconds, relax = bounded_searches(
-        indptr, indices, weights, sources, limit, n_targets, target_pos,
-        settings.routing_chunk_size)
-    # Seconds to minutes here, element by element as the local backend does, so the
-    # assembled matrix is bit-identical and the transfer is one array per field.
-    return counts, cols, seconds / 60.0, relax
+    # Minutes from the kernel, with the same unit as the local backend, so the assembled
+    # matrix is bit-identical to it and the transfer is one array per field.
+    return bounded_searches(indptr, indices, weights, sources, limit, n_targets, target_pos,
+                            settings.routing_chunk_size, unit=60.0)
 
 
 _SCATTERED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -18,8 +18,6 @@ from engine.routing.osm import open_maybe_compressed
 from engine.routing.speeds import (
     SpeedModel,
     edge_speeds_kmh,
-    known_highway,
-    parse_maxspeed,
     resolve_speed_model,
 )
 
@@ -179,8 +177,9 @@ def network_from_frames(
         straight = haversine_m(lon[u], lat[u], lon[v], lat[v])
     maxspeed = edges["maxspeed"].to_numpy(object) if "maxspeed" in edges else None
     highway = edges["highway"].to_numpy(object) if "highway" in edges else np.full(len(edges), "")
-    _check_highway(model, highway, maxspeed, source)
-    kmh = edge_speeds_kmh(model, highway, maxspeed, length, np.nan_to_num(straight))
+    kmh, fallback = edge_speeds_kmh(model, highway, maxspeed, length, np.nan_to_num(straight),
+                                    return_fallback=True)
+    _check_highway(model, fallback, source)
     travel_time = length / (kmh / 3.6)
     meta["speed_model"] = {
         "fallback_kmh": model.fallback_kmh, "maxspeed_factor": model.maxspeed_factor,
@@ -197,14 +196,10 @@ def network_from_frames(
 UNKNOWN_HIGHWAY_WARN = 0.2
 
 
-def _check_highway(model: SpeedModel, highway, maxspeed, source) -> None:
+def _check_highway(model: SpeedModel, fallback: np.ndarray, source) -> None:
     """Refuse a network whose speeds would all be the fallback (no usable highway class nor
-    maxspeed), warn when many edges fall back."""
-    known = known_highway(model, highway)
-    if maxspeed is not None and model.use_maxspeed:
-        known |= np.array([m is not None and not (isinstance(m, float) and np.isnan(m))
-                           and np.isfinite(parse_maxspeed(m)) for m in maxspeed], dtype=bool)
-    share = 1.0 - float(known.mean()) if len(known) else 0.0
+    maxspeed: ``fallback`` from :func:`edge_speeds_kmh`), warn when many edges fall back."""
+    share = float(fallback.mean()) if len(fallback) else 0.0
     if share >= 1.0:
         raise NetworkError(
             "no road has a 'highway' class (or a 'maxspeed') the speed model knows: every "

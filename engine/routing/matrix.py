@@ -10,7 +10,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from engine import settings
-from engine._validate import minutes_bound, node_indices
+from engine._validate import minutes_bound, node_indices, positive_int
 from engine.errors import InputError
 from engine.routing._dijkstra import KERNELS, bounded_searches, nearest_seconds
 from engine.routing.network import RoadNetwork
@@ -184,9 +184,8 @@ def travel_times(
     >>> m.shape  # doctest: +SKIP
     (3, 31333)
     """
-    if client is not None and (isinstance(chunk_size, bool)
-                               or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1):
-        raise InputError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    if client is not None:
+        chunk_size = positive_int(chunk_size, "chunk_size")
     max_minutes = minutes_bound(max_minutes)
     n = network.n_nodes
     src = node_indices(origins, n, "origins")

@@ -46,10 +46,29 @@ def haversine_m(lon1, lat1, lon2, lat2) -> np.ndarray:
     return 2 * settings.earth_radius_m * np.arcsin(np.sqrt(h))
 
 
-def _unit_vectors(lon, lat) -> np.ndarray:
-    """``(n, 3)`` unit vectors of points given in degrees."""
-    lam = np.deg2rad(lon)
-    phi = np.deg2rad(lat)
+def unit_vectors(lon, lat) -> np.ndarray:
+    """Points on the unit sphere, for KD-tree searches by great-circle distance.
+
+    The chord between two unit vectors is monotone in their great-circle distance, so a
+    KD-tree over these vectors finds the nearest point as a haversine search does.
+
+    Parameters
+    ----------
+    lon, lat : array-like of shape (n,)
+        Coordinates in degrees (WGS84).
+
+    Returns
+    -------
+    numpy.ndarray of shape (n, 3)
+        ``(cos lat cos lon, cos lat sin lon, sin lat)``.
+
+    Examples
+    --------
+    >>> unit_vectors([0.0, 90.0], [0.0, 0.0]).round(6).tolist()
+    [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
+    """
+    lam = np.deg2rad(np.asarray(lon, dtype=np.float64))
+    phi = np.deg2rad(np.asarray(lat, dtype=np.float64))
     c = np.cos(phi)
     return np.column_stack([c * np.cos(lam), c * np.sin(lam), np.sin(phi)])
 
@@ -415,7 +434,7 @@ class RoadNetwork:
             raise InputError(f"point {i} has NaN or infinite coordinates ({x[i]}, {y[i]})", row=i)
         # Nearest by the chord between unit vectors, which orders points as the great-circle
         # distance does: a KD-tree over the nodes finds the same node as a haversine search.
-        _, idx = self.spatial_index().query(_unit_vectors(x, y), k=1)
+        _, idx = self.spatial_index().query(unit_vectors(x, y), k=1)
         idx = np.asarray(idx, dtype=np.int64)
         # Recompute with osmnx's haversine so distances match the edge lengths' convention.
         d = haversine_m(x, y, self.lon[idx], self.lat[idx])
@@ -447,7 +466,7 @@ class RoadNetwork:
         if self._kdtree is None:
             from scipy.spatial import cKDTree
 
-            self._kdtree = cKDTree(_unit_vectors(self.lon, self.lat), balanced_tree=False,
+            self._kdtree = cKDTree(unit_vectors(self.lon, self.lat), balanced_tree=False,
                                    compact_nodes=False)
         return self._kdtree
 

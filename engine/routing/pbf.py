@@ -42,7 +42,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from numba import types
 
 from engine._validate import existing_file
 from engine.errors import NetworkError
@@ -117,12 +116,6 @@ def _chain_sums(values, group_start, reverse, out):
                 s += values[k]
         out[g] = s
     return 0
-
-
-#: The module's kernel and the one signature :func:`chain_sums` calls it with.
-KERNELS = {"_chain_sums": (_chain_sums, (
-    types.Array(types.float64, 1, "C"), types.Array(types.int64, 1, "C"), types.boolean,
-    types.Array(types.float64, 1, "C")))}
 
 
 def chain_sums(values, group_start, reverse: bool = False) -> np.ndarray:
@@ -265,6 +258,8 @@ def _way_nodes(path: Path):
         Index of the way each position belongs to.
     ids, lon, lat : numpy.ndarray
         The sorted unique OSM node ids and their coordinates (NaN when missing).
+    missing : int
+        Positions of ``node`` whose node is missing from the file (warned about here).
     """
     ways = _read_ways(path)
     refs = ways.pop("refs")  # popped so that `del refs` below frees it
@@ -287,7 +282,7 @@ def _way_nodes(path: Path):
     if missing:
         warnings.warn(f"{path}: {missing} way node(s) are missing from the file (clipped "
                       "extract?); the road segments touching them were dropped", stacklevel=3)
-    return ways, node, way_of, ids, lon, lat
+    return ways, node, way_of, ids, lon, lat, missing
 
 
 def _profile_speeds(model: SpeedModel, profiles: list[tuple[str, str | None]]) -> np.ndarray:
@@ -355,9 +350,8 @@ def stream_pbf_network(
     """
     path = existing_file(path, error=NetworkError)
     model = resolve_speed_model(speeds)
-    ways, node, way_of, ids, lon, lat = _way_nodes(path)
+    ways, node, way_of, ids, lon, lat, missing = _way_nodes(path)
     present = np.isfinite(lon)
-    missing = int((~present[node]).sum())
 
     # Segment k joins positions k and k + 1 of the flat node sequence.
     seg_ok = (way_of[1:] == way_of[:-1]) & present[node[:-1]] & present[node[1:]]
@@ -466,7 +460,7 @@ def read_osm_pbf(path: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
     # The same two passes as the streaming builder (bounded memory: only the nodes of
     # drivable ways are stored), then the osmnx-style tables.
     path = existing_file(path, error=NetworkError)
-    ways, node, way_of, ids, lon, lat = _way_nodes(path)
+    ways, node, way_of, ids, lon, lat, _ = _way_nodes(path)
     profile = ways["way_profile"]
     highway = np.array([h for h, _ in ways["profiles"]], dtype=object)[profile]
     maxspeed = np.array([m for _, m in ways["profiles"]], dtype=object)[profile]

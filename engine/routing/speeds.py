@@ -226,32 +226,15 @@ def _highway_speed(model: SpeedModel, highway: object) -> float:
     return float(np.mean(speeds)) if speeds else model.fallback_kmh
 
 
-def known_highway(model: SpeedModel, highway: np.ndarray | list) -> np.ndarray:
-    """Whether each edge has at least one ``highway`` class the speed model knows (the
-    others drive at its fallback speed).
-
-    Examples
-    --------
-    >>> known_highway(SpeedModel(), ["primary", "", "['track', 'service']", "footway"]).tolist()
-    [True, False, True, False]
-    """
-    cache: dict[object, bool] = {}
-    out = np.zeros(len(highway), dtype=bool)
-    for i, hw in enumerate(highway):
-        key = hw if not isinstance(hw, list) else tuple(hw)
-        if key not in cache:
-            cache[key] = any(c in model.highway_kmh for c in _classes(hw))
-        out[i] = cache[key]
-    return out
-
-
 def edge_speeds_kmh(
     model: SpeedModel,
     highway: np.ndarray | list,
     maxspeed: np.ndarray | list | None,
     length_m: np.ndarray,
     straight_m: np.ndarray,
-) -> np.ndarray:
+    *,
+    return_fallback: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Driven speed (km/h) of each edge under ``model``.
 
     Parameters
@@ -262,23 +245,38 @@ def edge_speeds_kmh(
         Per-edge tag values (``maxspeed`` may be ``None`` when no edge has one).
     length_m, straight_m : numpy.ndarray
         Road length and straight-line distance between the edge ends, in metres.
+    return_fallback : bool
+        Also return which edges drive at the model's fallback speed: no ``highway`` class
+        the model knows and no usable ``maxspeed`` (default False).
 
     Returns
     -------
-    numpy.ndarray
+    speed : numpy.ndarray
         Speeds in km/h, all finite and positive.
+    fallback : numpy.ndarray of bool
+        Only with ``return_fallback``.
+
+    Examples
+    --------
+    >>> kmh, fallback = edge_speeds_kmh(
+    ...     SpeedModel(), ["primary", "", "['track', 'service']", "footway"], [None, "50", None, None],
+    ...     np.ones(4), np.ones(4), return_fallback=True)
+    >>> fallback.tolist()
+    [False, False, False, True]
     """
     n = len(length_m)
     # Few distinct tag values: parse each once.
-    cache_hw: dict[object, float] = {}
+    cache_hw: dict[object, tuple[float, bool]] = {}
     speed = np.empty(n, dtype=np.float64)
+    known = np.empty(n, dtype=bool)
     for i, hw in enumerate(highway):
         key = hw if not isinstance(hw, list) else tuple(hw)
-        s = cache_hw.get(key)
-        if s is None:
-            s = _highway_speed(model, hw)
-            cache_hw[key] = s
-        speed[i] = s
+        hit = cache_hw.get(key)
+        if hit is None:
+            classes = _classes(hw)
+            hit = (_highway_speed(model, hw), any(c in model.highway_kmh for c in classes))
+            cache_hw[key] = hit
+        speed[i], known[i] = hit
     if model.use_maxspeed and maxspeed is not None:
         cache_ms: dict[object, float] = {}
         for i, ms in enumerate(maxspeed):
@@ -291,10 +289,11 @@ def edge_speeds_kmh(
                 cache_ms[key] = v
             if math.isfinite(v):
                 speed[i] = v * model.maxspeed_factor
+                known[i] = True
     if model.winding_penalty > 0:
         with np.errstate(divide="ignore", invalid="ignore"):
             sinuosity = np.where(straight_m > 1.0, length_m / straight_m, 1.0)
         sinuosity = np.maximum(sinuosity, 1.0)
         factor = 1.0 / (1.0 + model.winding_penalty * (sinuosity - 1.0))
         speed *= np.maximum(factor, model.winding_floor)
-    return speed
+    return (speed, ~known) if return_fallback else speed

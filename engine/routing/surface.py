@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from engine._validate import positive_number
+from engine.errors import InputError
 from engine.routing.network import RoadNetwork
 
 #: Value of raster cells with no data (off the network, or beyond the time bound).
@@ -95,7 +97,7 @@ def rasterize_travel_time(
 
     Raises
     ------
-    ValueError
+    InputError
         On a non-positive resolution or speed, or ``node_minutes`` of the wrong length.
 
     Examples
@@ -111,12 +113,11 @@ def rasterize_travel_time(
 
     node_minutes = np.asarray(node_minutes, dtype=np.float64)
     if node_minutes.shape != (network.n_nodes,):
-        raise ValueError(f"node_minutes has shape {node_minutes.shape}, expected "
-                         f"({network.n_nodes},) (one value per network node)")
-    if not resolution_m > 0:
-        raise ValueError(f"resolution_m must be > 0, got {resolution_m!r}")
-    if not access_speed_kmh > 0:
-        raise ValueError(f"access_speed_kmh must be > 0, got {access_speed_kmh!r}")
+        raise InputError(f"node_minutes has shape {node_minutes.shape}, expected "
+                         f"({network.n_nodes},) (one value per network node)",
+                         column="node_minutes")
+    resolution_m = positive_number(resolution_m, "resolution_m")
+    access_speed_kmh = positive_number(access_speed_kmh, "access_speed_kmh")
 
     to_l93 = Transformer.from_crs("EPSG:4326", LAMBERT93, always_xy=True)
     x, y = to_l93.transform(network.lon, network.lat)
