@@ -806,6 +806,28 @@ def _data_error(exc: Exception) -> str:
     return text if isinstance(exc, InputError) else f"{type(exc).__name__}: {text}"
 
 
+def _interrupt_command(command: str):
+    """The apl program's SIGINT handler while a command runs: drop what the run was writing
+    and end at once, in one line (exit 130).
+
+    Ending from the handler, rather than raising KeyboardInterrupt wherever the program
+    happens to be, keeps an interrupt from landing in a finaliser or a compiled kernel (where
+    Python prints "Exception ignored" and goes on, or numba aborts). The output folders keep
+    their previous set: only write_atomic's staging folders are removed, and its switch to
+    the new set holds interrupts until it is done.
+    """
+
+    def handler(signum, frame):  # pragma: no cover - timing dependent (tests/test_kill.py)
+        outputs = sys.modules.get("engine.outputs")  # no import inside a signal handler
+        if outputs is not None:
+            outputs.abandon_staging()
+        print(f"apl {command}: interrompu", file=sys.stderr)
+        sys.stderr.flush()
+        os._exit(130)
+
+    return handler
+
+
 def _one_line_warnings(command: str) -> None:
     """In the apl program, print each warning as one line naming the command.
 
@@ -840,7 +862,7 @@ def main(argv: list[str] | None = None) -> int:
     # published); before and after it, in the apl program, _quiet_interrupt exits at once.
     outside = signal.getsignal(signal.SIGINT)
     if outside is _quiet_interrupt:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGINT, _interrupt_command(args.command))
         _one_line_warnings(args.command)
     try:
         _check_options(args)

@@ -201,9 +201,7 @@ def _interrupts_deferred() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        if caught:
-            if caught[0] == signal.SIGINT:
-                raise KeyboardInterrupt
+        if caught:  # delivered again, now to the handler that was in place
             os.kill(os.getpid(), caught[0])
 
 
@@ -299,6 +297,7 @@ def write_atomic(
     ]
     staging = target.parent / f".{target.name}.staging-{os.getpid()}-{secrets.token_hex(4)}"
     staging.mkdir()
+    _STAGING.add(staging)
     try:
         for name, writer in items:
             try:
@@ -326,6 +325,22 @@ def write_atomic(
         return [target / rel for rel in produced]
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        _STAGING.discard(staging)
+
+
+#: Staging folders of the runs in progress in this process (see :func:`abandon_staging`).
+_STAGING: set[Path] = set()
+
+
+def abandon_staging() -> None:
+    """Remove the staging folders of this process's unfinished :func:`write_atomic` calls.
+
+    For a program that ends at once on an interrupt (without unwinding): the output folders
+    keep their previous set, and nothing is left beside them.
+    """
+    for staging in list(_STAGING):
+        shutil.rmtree(staging, ignore_errors=True)
+        _STAGING.discard(staging)
 
 
 def _code_as_text(values: pd.Series, width: int) -> pd.Series:
