@@ -33,7 +33,6 @@ from engine.apl.calibration import (
     DEFAULT_GRID,
     Correction,
     SupplyFit,
-    catchment_operator,
     choose_regularisation,
     correction,
     fit_supply,
@@ -218,7 +217,7 @@ def model_baseline(region) -> Baseline:
     if np.isnan(age).any() and off is not None and "apl_moins_65" in off:
         share = estimate_senior_share(region.weights, region.demand, region.supply(),
                                       off["apl"].fillna(0).to_numpy(),
-                                      off["apl_moins_65"].fillna(0).to_numpy())
+                                      off["apl_moins_65"].fillna(0).to_numpy(), apl_model=model)
         p_senior = share[commune]
     return Baseline(kind="model", year=region.year, apl=model, model_apl=model,
                     fitted_apl=model, correction=Correction.identity(n), slot_commune=commune,
@@ -367,8 +366,8 @@ def official_baseline(region, *, regularisation: float | None = None, folds: int
     slot_unlisted = np.concatenate(slot_unlisted) if slot_unlisted else np.zeros(0, bool)
     slot_row = np.concatenate(slot_row) if slot_row else np.zeros(0, np.int64)
     # The correction is computed on the slots' own supply, so that year 0 is exact.
-    fitted = np.asarray(catchment_operator(region.weights, region.demand)
-                        @ supply_by_commune(slot_commune, slot_activity, n))
+    fitted = region.catchment.accessibility(supply_by_commune(slot_commune, slot_activity, n),
+                                            warn=False)
     return Baseline(kind="official", year=region.year, apl=apl, model_apl=region.apl(),
                     fitted_apl=fitted, correction=correction(fitted, apl),
                     slot_commune=slot_commune, slot_activity=slot_activity, slot_age=slot_age,
