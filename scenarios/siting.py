@@ -28,7 +28,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from engine._validate import finite_vector, non_negative_number
-from engine.apl import travel_minutes
+from engine.apl import catchment_weights, cumulative, travel_minutes
 from engine.errors import InputError
 
 __all__ = [
@@ -97,13 +97,11 @@ def _weights(values, n: int) -> np.ndarray:
     return finite_vector(values, "weights", size=n, non_negative=True, what="the matrix rows")
 
 
-def _coverage(times, service_minutes: float, cand: np.ndarray) -> sp.csc_matrix:
-    """``a_ij = 1`` where demand ``i`` is within ``service_minutes`` of candidate ``cand[j]``."""
+def _coverage(times, service_minutes: float) -> sp.csc_matrix:
+    """``a_ij = 1`` where demand ``i`` is within ``service_minutes`` of column ``j``: the
+    weights of a cumulative (plain 2SFCA) catchment of that radius."""
     radius = non_negative_number(service_minutes, "service_minutes")
-    m = travel_minutes(times)[:, cand].tocsr()
-    keep = m.data <= radius
-    rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
-    return sp.csc_matrix((np.ones(int(keep.sum())), (rows[keep], m.indices[keep])), shape=m.shape)
+    return catchment_weights(times, cumulative(radius)).tocsc()
 
 
 def _problem(times, weights, candidates, n_sites):
@@ -219,7 +217,14 @@ def maximal_covering(times, weights, n_sites: int, service_minutes: float, *,
     _check_method(method)
     start = time.perf_counter()
     m, w, cand, p = _problem(times, weights, candidates, n_sites)
-    a = _coverage(m, service_minutes, cand)
+    return _maximal_covering(_coverage(m, service_minutes), w, p, cand, method, time_limit,
+                             start)
+
+
+def _maximal_covering(coverage: sp.csc_matrix, w: np.ndarray, p: int, cand: np.ndarray,
+                      method: str, time_limit: float | None, start: float) -> Siting:
+    """:func:`maximal_covering` on a coverage matrix of every column (see :func:`_coverage`)."""
+    a = coverage[:, cand].tocsc()
     if method == "greedy":
         local, optimal = _greedy_cover(a, w, p), False
     else:
@@ -272,7 +277,13 @@ def set_covering(times, service_minutes: float, *, weights=None, method: str = "
     need = np.ones(m.shape[0], dtype=bool) if weights is None else \
         _weights(weights, m.shape[0]) > 0
     cand = _candidates(candidates, m.shape[1])
-    a = _coverage(m, service_minutes, cand)
+    return _set_covering(_coverage(m, service_minutes), need, cand, method, time_limit, start)
+
+
+def _set_covering(coverage: sp.csc_matrix, need: np.ndarray, cand: np.ndarray, method: str,
+                  time_limit: float | None, start: float) -> Siting:
+    """:func:`set_covering` on a coverage matrix of every column (see :func:`_coverage`)."""
+    a = coverage[:, cand].tocsc()
     coverable = need & (np.diff(a.tocsr().indptr) > 0)
     rows = np.flatnonzero(coverable)
     if len(rows) == 0:
@@ -438,17 +449,19 @@ def exact_installations(region, n_new: int, *, method: str, supply: np.ndarray,
         return model if correction is None else correction.apply(model)
 
     deficit = np.where(apl_of(supply) < threshold, pop, 0.0)
+    start = time.perf_counter()
+    a = _coverage(times, service_minutes)
+    cand = _candidates(candidates, a.shape[1])
     if method == "mclp":
-        result = maximal_covering(times, deficit, n_new, service_minutes,
-                                  candidates=candidates, time_limit=time_limit)
+        result = _maximal_covering(a, _weights(deficit, a.shape[0]),
+                                   _n_sites(n_new, len(cand)), cand, "exact", time_limit, start)
     else:
-        result = set_covering(times, service_minutes, weights=deficit,
-                              candidates=candidates, time_limit=time_limit)
+        result = _set_covering(a, _weights(deficit, a.shape[0]) > 0, cand, "exact", time_limit,
+                               start)
         if len(result.sites) > n_new:
             raise InputError(f"covering every deficit commune within {service_minutes:g} min "
                              f"needs {len(result.sites)} sites, more than n_new={n_new}; "
                              "raise n_new or use method='mclp'", column="n_new")
-    a = _coverage(times, service_minutes, np.arange(region.n_communes))
     own = np.array([deficit[a[:, j].indices].sum() for j in result.sites])
     codes = region.codes
     noms = region.communes["nom"].to_numpy() if "nom" in region.communes else codes
