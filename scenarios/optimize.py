@@ -266,8 +266,6 @@ def optimize_installations(
         if supply.shape != (region.n_communes,) or not np.all(np.isfinite(supply)) or (supply < 0).any():
             raise InputError(f"supply must be {region.n_communes} finite non-negative values, one per "
                              "commune", column="supply")
-    demand = region.demand
-    apl = base.correction.unclipped(region.apl(supply))
     per_gp = float(bounded_activity([prof.activity.default if activity is None else activity],
                                     profession=prof)[0]) * base.activity_scale
     if method != "greedy":
@@ -277,7 +275,8 @@ def optimize_installations(
                                    supply_per_site=per_gp * gps_per_site, gps_per_site=gps_per_site,
                                    service_minutes=service_minutes, candidates=cand,
                                    correction=base.correction)
-    result = greedy_placement(weights, demand, region.population, apl, n_new,
+    apl = base.correction.unclipped(region.apl(supply))
+    result = greedy_placement(weights, region.demand, region.population, apl, n_new,
                               supply_per_site=per_gp * gps_per_site, candidates=cand,
                               objective=objective, profession=prof,
                               factor=base.correction.factor, progress=progress)

@@ -396,8 +396,7 @@ def _dense_cover_cost(a: sp.csc_matrix) -> np.ndarray:
 
 def exact_installations(region, n_new: int, *, method: str, supply: np.ndarray,
                         supply_per_site: float, gps_per_site: int, service_minutes: float,
-                        candidates: np.ndarray | None = None,
-                        time_limit: float | None = None, correction=None) -> pd.DataFrame:
+                        correction, candidates: np.ndarray | None = None) -> pd.DataFrame:
     """GP installations by an exact coverage model, in the optimizer's table layout.
 
     The demand to cover is the population of the communes in deficit (APL under the
@@ -419,12 +418,11 @@ def exact_installations(region, n_new: int, *, method: str, supply: np.ndarray,
         Reported in the ``gps`` column.
     service_minutes : float
         Coverage radius in minutes.
+    correction : engine.apl.calibration.Correction
+        The baseline's correction, applied to the engine's APL (the identity for the model
+        baseline).
     candidates : numpy.ndarray, optional
         Allowed commune (column) indices.
-    time_limit : float, optional
-        Seconds for the solver.
-    correction : engine.apl.calibration.Correction, optional
-        The baseline's correction (the official baseline), applied to the engine's APL.
 
     Returns
     -------
@@ -444,9 +442,9 @@ def exact_installations(region, n_new: int, *, method: str, supply: np.ndarray,
     threshold = region.profession.zoning.deficit_threshold
     times = region.commune_times()
     pop = region.population
+
     def apl_of(s):
-        model = region.apl(s)
-        return model if correction is None else correction.apply(model)
+        return correction.apply(region.apl(s))
 
     deficit = np.where(apl_of(supply) < threshold, pop, 0.0)
     start = time.perf_counter()
@@ -454,10 +452,9 @@ def exact_installations(region, n_new: int, *, method: str, supply: np.ndarray,
     cand = _candidates(candidates, a.shape[1])
     if method == "mclp":
         result = _maximal_covering(a, _weights(deficit, a.shape[0]),
-                                   _n_sites(n_new, len(cand)), cand, "exact", time_limit, start)
+                                   _n_sites(n_new, len(cand)), cand, "exact", None, start)
     else:
-        result = _set_covering(a, _weights(deficit, a.shape[0]) > 0, cand, "exact", time_limit,
-                               start)
+        result = _set_covering(a, _weights(deficit, a.shape[0]) > 0, cand, "exact", None, start)
         if len(result.sites) > n_new:
             raise InputError(f"covering every deficit commune within {service_minutes:g} min "
                              f"needs {len(result.sites)} sites, more than n_new={n_new}; "
