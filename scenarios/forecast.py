@@ -440,7 +440,7 @@ def forecast(
             apl = base.correction.apply(model)
             prev_apl = np.vstack([apl, apl[home_row[n:]]]) if n_cols > n else apl
             deficit = in_deficit(apl)
-            stats[t].add(lo, apl)
+            stats[t].add(lo, apl, deficit)
             for g in groups.values():
                 g["stats"][t].add(lo, zone_apl(apl, region.demand, g["ind"]))
                 g["pop_deficit"][t] += (g["ind"] @ (population_for(year)[:, None] * deficit)
