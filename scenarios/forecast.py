@@ -157,8 +157,9 @@ class Forecast:
         Returns
         -------
         pandas.DataFrame
-            ``code_commune``, ``nom``, ``year``, ``p_deficit``, ``apl_median``, ``apl_p10``,
-            ``apl_p90``, ``apl_year0``, sorted by year then probability.
+            ``code_commune``, ``nom``, ``pop_totale`` (data year), ``year``, ``p_deficit``,
+            ``apl_median``, ``apl_p10``, ``apl_p90``, ``apl_year0``, sorted by year then
+            probability.
         """
         thr = self._threshold()
         base = pd.Series(self.baseline.apl, index=self.communes["code_commune"].iloc[
@@ -167,8 +168,10 @@ class Forecast:
         df = later[(later["apl_median"] < thr) & (later["code_commune"].map(base) >= thr)]
         first = df.sort_values("year").groupby("code_commune", sort=False).head(1).copy()
         first["apl_year0"] = first["code_commune"].map(base)
-        cols = ["code_commune", "nom", "year", "p_deficit", "apl_median", "apl_p10", "apl_p90",
-                "apl_year0"]
+        pop = pd.Series(self.population, index=base.index)
+        first["pop_totale"] = first["code_commune"].map(pop)
+        cols = ["code_commune", "nom", "pop_totale", "year", "p_deficit", "apl_median", "apl_p10",
+                "apl_p90", "apl_year0"]
         return first[cols].sort_values(["year", "p_deficit"], ascending=[True, False]
                                        ).reset_index(drop=True)
 
