@@ -94,8 +94,9 @@ class Forecast:
     summary : pandas.DataFrame
         One row per year (year 0 first): ``pop_deficit_mean``, ``pop_deficit_p10``,
         ``pop_deficit_p90`` (total population in communes in deficit: mean and 80 % interval
-        over draws), ``share_deficit_mean``, ``communes_deficit`` (median under the
-        threshold), ``communes_new_deficit`` (at or above it in year 0, under it for the
+        over draws), ``share_deficit_mean``, ``share_deficit_p10``, ``share_deficit_p90``
+        (the same as shares of the year's population), ``communes_deficit`` (median under
+        the threshold), ``communes_new_deficit`` (at or above it in year 0, under it for the
         first time that year), ``active_practitioners_mean``.
     baseline : Baseline
         The observed state of year 0.
@@ -477,10 +478,13 @@ def forecast(
         new = int((under & ~ever_under).sum())
         ever_under |= under
         pq = np.quantile(pop_deficit[t], [0.1, 0.9])
+        total = population_for(year).sum()
+        sq = np.quantile(pop_deficit[t] / total, [0.1, 0.9])
         summary.append({
             "year": year, "pop_deficit_mean": float(pop_deficit[t].mean()),
             "pop_deficit_p10": float(pq[0]), "pop_deficit_p90": float(pq[1]),
-            "share_deficit_mean": float(pop_deficit[t].mean() / population_for(year).sum()),
+            "share_deficit_mean": float(pop_deficit[t].mean() / total),
+            "share_deficit_p10": float(sq[0]), "share_deficit_p90": float(sq[1]),
             "communes_deficit": int(under.sum()), "communes_new_deficit": new,
             "active_practitioners_mean": active_sum[t] / draws,
         })
