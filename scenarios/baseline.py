@@ -115,6 +115,24 @@ class Baseline:
         """Number of unlisted practitioners."""
         return int(self.slot_unlisted.sum())
 
+    def new_practitioner_activity(self, profession, activity: float | None = None) -> float:
+        """Counted yearly activity of one new practitioner on this baseline's scale.
+
+        Parameters
+        ----------
+        profession : engine.apl.Profession
+            Whose default activity and bounds.
+        activity : float, optional
+            Yearly consultations asked for (default: the profession's default activity).
+
+        Returns
+        -------
+        float
+            The activity as counted (bounded as the profession's supply counts it), times
+            :attr:`activity_scale`.
+        """
+        return _counted_activity(profession, activity) * self.activity_scale
+
     def supply(self, n_communes: int) -> np.ndarray:
         """Supply per commune in year 0."""
         return supply_by_commune(self.slot_commune, self.slot_activity, n_communes)
@@ -179,6 +197,12 @@ class Baseline:
                              "activity": self.slot_activity, "age": self.slot_age,
                              "senior_probability": self.slot_senior_probability,
                              "unlisted": self.slot_unlisted})
+
+
+def _counted_activity(prof, activity: float | None) -> float:
+    """One practitioner's counted activity (the profession's default when ``None``), unscaled."""
+    value = prof.activity.default if activity is None else activity
+    return float(bounded_activity([value], profession=prof)[0])
 
 
 def _roster(region):
@@ -316,7 +340,7 @@ def official_baseline(region, *, regularisation: float | None = None, folds: int
     prior_senior = None
     if young is not None and known.all() and limit is not None:
         prior_senior = supply_by_commune(commune, np.where(age > limit, activity, 0.0), n)
-    unit = float(bounded_activity([prof.activity.default], profession=prof)[0])
+    unit = _counted_activity(prof, None)
     cv = None
     if regularisation is None:
         regularisation, cv = _chosen_regularisation(region, apl, young, prior, prior_senior,

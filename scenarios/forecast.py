@@ -40,7 +40,6 @@ import scipy.sparse as sp
 from engine import settings
 from engine.apl import (
     Catchment,
-    bounded_activity,
     class_index,
     departement_of,
     supply_by_commune,
@@ -53,6 +52,7 @@ from scenarios.baseline import Baseline
 from scenarios.baseline import baseline as make_baseline
 from scenarios.config import Scenario, load_scenario
 from scenarios.draws import DrawSummary, choose_mode, summary_bytes
+from scenarios.labels import commune_names
 
 __all__ = ["Forecast", "ForecastTooLarge", "forecast", "memory_needed"]
 
@@ -313,17 +313,13 @@ def forecast(
     home_row = np.concatenate([np.arange(n), np.asarray(extra_home, dtype=np.int64)])
     thr = prof.zoning.deficit_threshold
 
-    def counted(activity) -> float:
-        value = prof.activity.default if activity is None else activity
-        return float(bounded_activity([value], profession=prof)[0]) * base.activity_scale
-
     # Slots: the baseline's practitioners, then one per installed practitioner.
     cols = [base.slot_commune]
     acts = [base.slot_activity]
     starts = [np.full(base.n_slots, -1)]
     for inst, col in zip(scenario.installations, inst_cols, strict=True):
         cols.append(np.full(inst.gps, col))
-        acts.append(np.full(inst.gps, counted(inst.activity)))
+        acts.append(np.full(inst.gps, base.new_practitioner_activity(prof, inst.activity)))
         starts.append(np.full(inst.gps, inst.year))
     col = np.concatenate(cols).astype(np.int64)
     act0 = np.concatenate(acts)
@@ -338,8 +334,8 @@ def forecast(
                              f"{n_slots} practitioners, installations included", path=scenario.path,
                              key="retirement.per_year")
     rates = np.array(scenario.rate_by_class(prof.zoning.codes))
-    rep_act = None if scenario.replacement_activity is None else counted(
-        scenario.replacement_activity)
+    rep_act = None if scenario.replacement_activity is None else \
+        base.new_practitioner_activity(prof, scenario.replacement_activity)
 
     # One catchment per demand: the data year's, grown, or given by year.
     catchments: dict = {}
@@ -457,7 +453,7 @@ def forecast(
                 progress(lo + (m * t) // (n_years - 1), draws)
 
     codes = np.asarray(prof.zoning.codes)
-    names = region.communes["nom"].to_numpy() if "nom" in region.communes else region.codes
+    names = commune_names(region)
     rows, summary = [], []
     ever_under = deficit0.copy()
     for t, year in enumerate(years):

@@ -16,12 +16,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from engine.apl import bounded_activity
 from engine.apl import profession as as_profession
 from engine.errors import InputError
 from engine.french import fmt_int
 from scenarios.baseline import Baseline
 from scenarios.baseline import baseline as make_baseline
+from scenarios.labels import commune_names
 
 _OBJECTIVES = ("population_in_deficit", "deficit_gap")
 
@@ -266,8 +266,7 @@ def optimize_installations(
         if supply.shape != (region.n_communes,) or not np.all(np.isfinite(supply)) or (supply < 0).any():
             raise InputError(f"supply must be {region.n_communes} finite non-negative values, one per "
                              "commune", column="supply")
-    per_gp = float(bounded_activity([prof.activity.default if activity is None else activity],
-                                    profession=prof)[0]) * base.activity_scale
+    per_gp = base.new_practitioner_activity(prof, activity)
     if method != "greedy":
         from scenarios.siting import exact_installations
 
@@ -281,7 +280,7 @@ def optimize_installations(
                               objective=objective, profession=prof,
                               factor=base.correction.factor, progress=progress)
     cols = result["column"].to_numpy()
-    noms = region.communes["nom"].to_numpy() if "nom" in region.communes else codes
+    noms = commune_names(region)
     pop = region.population
     result.insert(1, "code_commune", codes[cols])
     result.insert(2, "nom", noms[cols])

@@ -30,6 +30,7 @@ import scipy.sparse as sp
 from engine._validate import finite_vector, non_negative_number
 from engine.apl import catchment_weights, cumulative, travel_minutes
 from engine.errors import InputError
+from scenarios.labels import commune_names
 
 __all__ = [
     "EXACT_METHODS",
@@ -461,7 +462,7 @@ def exact_installations(region, n_new: int, *, method: str, supply: np.ndarray,
                              "raise n_new or use method='mclp'", column="n_new")
     own = np.array([deficit[a[:, j].indices].sum() for j in result.sites])
     codes = region.codes
-    noms = region.communes["nom"].to_numpy() if "nom" in region.communes else codes
+    noms = commune_names(region)
     rows, done, s = [], np.zeros(region.n_communes, dtype=bool), np.array(supply, dtype=float)
     for rank, j in enumerate(result.sites[np.argsort(-own, kind="stable")], start=1):
         reach = a[:, j].indices
