@@ -190,14 +190,6 @@ class Baseline:
             keep = (ages <= retirement_age).mean(axis=0)
         return supply_by_commune(self.slot_commune, self.slot_activity * keep, n_communes)
 
-    def slots(self, region) -> pd.DataFrame:
-        """The practitioners as a table: ``code_commune``, ``activity``, ``age`` (NaN when
-        drawn), ``senior_probability``, ``unlisted``."""
-        return pd.DataFrame({"code_commune": region.codes[self.slot_commune],
-                             "activity": self.slot_activity, "age": self.slot_age,
-                             "senior_probability": self.slot_senior_probability,
-                             "unlisted": self.slot_unlisted})
-
 
 def _counted_activity(prof, activity: float | None) -> float:
     """One practitioner's counted activity (the profession's default when ``None``), unscaled."""
