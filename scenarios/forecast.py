@@ -54,7 +54,7 @@ from scenarios.config import Scenario, load_scenario
 from scenarios.draws import DrawSummary, choose_mode, summary_bytes
 from scenarios.labels import commune_names
 
-__all__ = ["Forecast", "ForecastTooLarge", "forecast", "memory_needed"]
+__all__ = ["Forecast", "ForecastTooLarge", "crossing_year", "forecast", "memory_needed"]
 
 #: Draws simulated together (memory per chunk: a few ``(chunk, practitioners)`` arrays).
 CHUNK = 250
@@ -196,18 +196,36 @@ class Forecast:
         indexed by ``zone``; empty without zones."""
         if self.zones is None:
             return pd.Series(dtype="Int64")
-        under = self.zones[self.zones["apl_median"] < self._threshold()]
-        first = under.groupby("zone")["year"].min()
-        return first.reindex(self.zones["zone"].drop_duplicates().to_numpy()).astype("Int64")
+        return crossing_year(self.zones, self._threshold(), key="zone")
 
     def crossing_year(self) -> pd.Series:
         """First year each commune's median APL is under the deficit threshold (NaN never),
         year 0 included, indexed by ``code_commune``."""
-        thr = self._threshold()
-        under = self.communes[self.communes["apl_median"] < thr]
-        first = under.groupby("code_commune")["year"].min()
-        codes = self.communes["code_commune"].drop_duplicates()
-        return first.reindex(codes.to_numpy()).astype("Int64")
+        return crossing_year(self.communes, self._threshold())
+
+
+def crossing_year(rows: pd.DataFrame, threshold: float, *, key: str = "code_commune"
+                  ) -> pd.Series:
+    """First year each place's median APL is under ``threshold`` (NA never).
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        One row per place and year, with ``key``, ``year`` and ``apl_median`` (as
+        :attr:`Forecast.communes`, :attr:`Forecast.zones` or a run's ``forecast.csv``).
+    threshold : float
+        The deficit threshold.
+    key : str
+        The column naming the place.
+
+    Returns
+    -------
+    pandas.Series
+        ``Int64`` years indexed by the places of ``rows`` in their first order.
+    """
+    under = rows[rows["apl_median"] < threshold]
+    first = under.groupby(key)["year"].min()
+    return first.reindex(rows[key].drop_duplicates().to_numpy()).astype("Int64")
 
 
 def _oldest(active: np.ndarray, age: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
