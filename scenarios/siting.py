@@ -337,8 +337,8 @@ def p_median(times, weights, n_sites: int, *, method: str = "exact", candidates=
     --------
     >>> import numpy as np
     >>> t = np.array([[0.0, 30.0, 9.0], [30.0, 0.0, 12.0], [9.0, 12.0, 0.0]])
-    >>> p_median(t, [10, 20, 5], 1, method="greedy").objective
-    90.0
+    >>> p_median(t, [10, 20, 5], 1, method="greedy").objective  # site 2: 10*9 + 20*12 + 5*0
+    330.0
     """
     _check_method(method)
     start = time.perf_counter()
