@@ -33,8 +33,7 @@ FLOAT32_SLACK_S = 2e-3
 
 def edge_list(net) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(tail, head, travel_time_s)`` of every directed edge, in CSR order."""
-    tail = np.repeat(np.arange(net.n_nodes, dtype=np.int64), np.diff(net.indptr))
-    return tail, net.indices.astype(np.int64), np.asarray(net.travel_time_s, dtype=np.float64)
+    return net.edge_tails(), net.indices.astype(np.int64), np.asarray(net.travel_time_s, dtype=np.float64)
 
 
 def rounding_tolerance(seconds, eps_per_edge: float, min_edge_s: float) -> np.ndarray:

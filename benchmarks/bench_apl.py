@@ -19,7 +19,6 @@ import pytest
 from _harness import record
 
 import engine
-from engine import settings
 from engine.apl import (
     DREES_DECAY,
     Catchment,
@@ -34,16 +33,8 @@ from engine.mirror import corsica_inputs
 
 
 @pytest.fixture(scope="module")
-def mirror():
-    path = settings.data_mirror()
-    if path is None:
-        pytest.fail("the APL benchmarks need the data mirror (../shared/data or $APL_DATA_MIRROR)")
-    return path
-
-
-@pytest.fixture(scope="module")
-def corsica(mirror, tmp_path_factory):
-    net = engine.load_network(mirror / "osm" / "corse-drive.graphml.gz")
+def corsica(mirror, corse, tmp_path_factory):
+    net = corse
     cache = net.save(tmp_path_factory.mktemp("net") / "corse.npz")
     net = engine.load_network(cache)  # the cached network
     communes, gps = corsica_inputs(mirror, 2022)
@@ -118,8 +109,8 @@ def test_bench_pysal_access_e2sfca(benchmark, corsica):
         benchmark.pedantic(_pysal_e2sfca, args=(cost, demand_df, s), rounds=3, iterations=1)
 
 
-def test_bench_cold_end_to_end(benchmark, corsica, mirror):
-    graphml = mirror / "osm" / "corse-drive.graphml.gz"
+def test_bench_cold_end_to_end(benchmark, corsica, mirror, corse_graphml):
+    graphml = corse_graphml
 
     def run():
         net = engine.load_network(graphml)

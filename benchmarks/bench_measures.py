@@ -19,7 +19,6 @@ import pytest
 import scipy.sparse as sp
 from _harness import best_of, quick_mode, record
 
-from engine import settings
 from engine.apl import (
     balanced_fca,
     concentration_index,
@@ -47,10 +46,9 @@ CASE = "IPEA 898 hexagons, 748k pairs"
 
 
 @pytest.fixture(scope="module")
-def ipea():
-    mirror = settings.data_mirror()
-    folder = None if mirror is None else mirror / "ipea"
-    if folder is None or not (folder / "travel_matrix.csv.gz").is_file():
+def ipea(mirror):
+    folder = mirror / "ipea"
+    if not (folder / "travel_matrix.csv.gz").is_file():
         pytest.fail("the measure benchmarks need IPEA's data in the mirror (ipea/travel_matrix.csv.gz)")
     tm = pd.read_csv(folder / "travel_matrix.csv.gz", dtype={"from_id": str, "to_id": str})
     lu = pd.read_csv(folder / "land_use.csv.gz", dtype={"id": str})

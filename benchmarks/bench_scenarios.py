@@ -8,12 +8,12 @@
 
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np
 import pandas as pd
 import pytest
+from _harness import record
 
 from scenarios import forecast, load_scenario, optimize_installations
 from scenarios.baseline import model_baseline
@@ -24,18 +24,8 @@ NAIVE_DRAWS = 100
 
 
 @pytest.fixture(scope="module")
-def region():
-    from engine import settings
-    from engine.mirror import load_region
-
-    mirror = settings.data_mirror()
-    if mirror is None:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail("data mirror missing under CI")
-        pytest.skip("data mirror not available")
-    r = load_region("corse", mirror=mirror, cache=False)
-    r.commune_times()  # route outside the timings
-    return r
+def region(corse_region):
+    return corse_region
 
 
 def _naive_forecast_age_rule(region, base, ages0, years, retirement_age=65.0):
@@ -77,13 +67,14 @@ def test_forecast_1000_draws_vs_naive(benchmark, region):
     naive_s = (time.perf_counter() - t0) * FULL_DRAWS / NAIVE_DRAWS
     # Same computation: the engine's draws equal the naive ones on the shared draws.
     np.testing.assert_allclose(fc.pop_deficit_draws[:, :NAIVE_DRAWS], pop_under, rtol=0, atol=1e-6)
-    ratio = naive_s / engine_s
-    benchmark.extra_info.update({
-        "engine_s": engine_s, "naive_s_scaled": naive_s, "speedup": ratio,
-        "note": f"naive timed on {NAIVE_DRAWS} draws and scaled x{FULL_DRAWS // NAIVE_DRAWS}",
-        "draws": FULL_DRAWS, "years": len(years)})
+    row = record(benchmark, case=f"forecast {FULL_DRAWS} draws x {len(years)} years",
+                 peer="naive pandas/numpy loop", engine_s=engine_s, peer_s=naive_s, target=None,
+                 naive_s_scaled=naive_s, speedup=naive_s / engine_s, draws=FULL_DRAWS,
+                 years=len(years),
+                 note=f"Corsica, retire-at-65; naive timed on {NAIVE_DRAWS} draws and scaled "
+                      f"x{FULL_DRAWS // NAIVE_DRAWS}")
     print(f"\nforecast {FULL_DRAWS} draws x {len(years)} years: engine {engine_s:.2f} s, "
-          f"naive pandas/numpy {naive_s:.1f} s (scaled) -> {ratio:.0f}x")
+          f"naive pandas/numpy {naive_s:.1f} s (scaled) -> {row['ratio']:.0f}x")
 
 
 def test_forecast_hazard_1000_draws(benchmark, region):
@@ -137,7 +128,9 @@ def test_optimizer_20_gps_vs_naive(benchmark, region):
     assert final == pytest.approx(res["population_in_deficit"].iloc[-1])
     codes = region.communes["code_commune"].to_numpy()
     assert list(res["code_commune"]) == list(codes[chosen])
-    ratio = naive_s / engine_s
-    benchmark.extra_info.update({"engine_s": engine_s, "naive_s": naive_s, "speedup": ratio})
+    row = record(benchmark, case=f"optimizer {n_new} GPs / {region.n_communes} communes",
+                 peer="greedy, full APL recompute", engine_s=engine_s, peer_s=naive_s,
+                 target=None, naive_s=naive_s, speedup=naive_s / engine_s,
+                 note="Corsica, model baseline, planning year 2027")
     print(f"\noptimizer 20 GPs / 360 communes: engine {engine_s * 1e3:.0f} ms, naive full recompute "
-          f"{naive_s:.2f} s -> {ratio:.0f}x")
+          f"{naive_s:.2f} s -> {row['ratio']:.0f}x")

@@ -11,7 +11,6 @@ communes as candidates (all 360 take 12 to 190 s per case in CBC).
 
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np
@@ -24,17 +23,10 @@ from scenarios.siting import maximal_covering, p_median, set_covering  # noqa: E
 
 
 @pytest.fixture(scope="module")
-def corsica():
-    from engine import settings
+def corsica(corse_region):
     from engine.apl import commune_matrix
-    from engine.mirror import load_region
 
-    mirror = settings.data_mirror()
-    if mirror is None:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail("data mirror missing under CI")
-        pytest.skip("data mirror not available")
-    r = load_region("corse", mirror=mirror, cache=False)
+    r = corse_region
     return {"times": r.commune_times(), "pop": r.population,
             "full": commune_matrix(r.network, r.communes, max_minutes=np.inf)}
 

@@ -23,8 +23,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from _harness import RESULTS_DIR, ROWS, quick_mode, synthetic_road_network
+from realdata import required_mirror
 
-from engine import settings
 from engine.routing.network import RoadNetwork
 
 
@@ -70,21 +70,41 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     tr.write_line(f"written to {out}")
 
 
-# --------------------------------------------------------------------------- networks
+# --------------------------------------------------------------------------- real data
 
 
 @pytest.fixture(scope="session")
-def corse() -> RoadNetwork:
-    """Corsica's drive network from the data mirror (a failure under CI when missing)."""
+def mirror() -> Path:
+    """The data mirror; a failure (not a skip) under CI when it is missing (as in tests/)."""
+    return required_mirror()
+
+
+@pytest.fixture(scope="session")
+def corse_graphml(mirror) -> Path:
+    """Corsica's drive network file in the mirror (a failure when the mirror lacks it)."""
+    path = mirror / "osm" / "corse-drive.graphml.gz"
+    if not path.is_file():
+        pytest.fail(f"{path} is missing from the data mirror")
+    return path
+
+
+@pytest.fixture(scope="session")
+def corse(corse_graphml) -> RoadNetwork:
+    """Corsica's drive network, loaded once per session."""
     import engine
 
-    mirror = settings.data_mirror()
-    path = None if mirror is None else mirror / "osm" / "corse-drive.graphml.gz"
-    if path is None or not path.is_file():
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail("data mirror missing under CI: expected ../shared/data/osm/corse-drive.graphml.gz")
-        pytest.skip("Corsica network not available (set APL_DATA_MIRROR)")
-    return engine.load_network(path)
+    return engine.load_network(corse_graphml)
+
+
+@pytest.fixture(scope="session")
+def corse_region(mirror):
+    """The Corsica region (network, communes, GPs of the mirror), its commune matrix routed
+    once per session, outside every timing; nothing written to the user's cache."""
+    from engine.mirror import load_region
+
+    region = load_region("corse", mirror=mirror, cache=False)
+    region.commune_times()
+    return region
 
 
 @pytest.fixture(scope="session")

@@ -32,6 +32,7 @@ import pandas as pd
 from engine._validate import show
 from engine.apl import Profession
 from engine.apl import profession as as_profession
+from engine.apl.calibration import catchment_operator
 from engine.errors import InputError
 
 
@@ -57,7 +58,8 @@ def estimate_senior_share(
     apl_all, apl_u65 : numpy.ndarray
         Official DREES APL of each row, with all GPs and with GPs aged 65 or less.
     apl_model : numpy.ndarray, optional
-        The engine's APL with all GPs for the same rows (computed when omitted).
+        The engine's APL with all GPs for the same rows, e.g. ``region.apl()`` (computed
+        from ``weights``, ``demand`` and ``supply`` when omitted).
 
     Returns
     -------
@@ -75,12 +77,8 @@ def estimate_senior_share(
     import scipy.sparse as sp
 
     w = sp.csr_matrix(weights, dtype=np.float64)
-    demand = np.asarray(demand, dtype=np.float64)
     supply = np.asarray(supply, dtype=np.float64)
-    reach = np.asarray(w.T @ demand).ravel()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        inv = np.where(reach > 0, 1.0 / reach, 0.0)
-    a = w @ sp.diags(inv * supply)  # A_ij * S_j
+    a = catchment_operator(w, demand) @ sp.diags(supply)  # A_ij * S_j
     if apl_model is None:
         apl_model = np.asarray(a @ np.ones(w.shape[1])).ravel()
     apl_all = np.asarray(apl_all, dtype=np.float64)

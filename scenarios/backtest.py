@@ -120,7 +120,6 @@ def backtest(region, official_to: pd.DataFrame, *, to_year: int,
         scenario, start_year=None, horizon=int(to_year) - from_year,
         installations=tuple(i for i in scenario.installations if i.year <= int(to_year)))
     prof = region.profession
-    thr = prof.zoning.deficit_threshold
     to = _aligned(region, official_to, str(to_year))
     base = baseline if baseline is not None else official_baseline(region, seed=seed)
     demand_to = to["pop_standardisee"].to_numpy(np.float64) if "pop_standardisee" in to \
@@ -153,16 +152,15 @@ def backtest(region, official_to: pd.DataFrame, *, to_year: int,
     ours = compare(table["apl_median"], apl_to, population=pop_to, profession=prof)
     same = compare(apl_from, apl_to, population=pop_to, profession=prof)
     year_row = fc.summary[fc.summary["year"] == int(to_year)].iloc[0]
-    draws_share = fc.pop_deficit_draws[fc.years.index(int(to_year))] / pop_to.sum()
     candidates = above
     outcome = fell[candidates]
     p = table["p_deficit"].to_numpy()[candidates]
     persistence_p = np.zeros(int(candidates.sum()))
     figures = {
-        "share_deficit_observed": float(pop_to[under_to].sum() / pop_to.sum()),
+        "share_deficit_observed": ours["share_deficit_observed"],
         "share_deficit_predicted_mean": float(year_row["share_deficit_mean"]),
-        "share_deficit_predicted_p10": float(np.quantile(draws_share, 0.1)),
-        "share_deficit_predicted_p90": float(np.quantile(draws_share, 0.9)),
+        "share_deficit_predicted_p10": float(year_row["share_deficit_p10"]),
+        "share_deficit_predicted_p90": float(year_row["share_deficit_p90"]),
         "share_deficit_persistence": same["share_deficit_predicted"],
         "spearman_forecast": ours["spearman"], "spearman_persistence": same["spearman"],
         "mae_forecast": ours["mae"], "mae_persistence": same["mae"],
@@ -206,7 +204,5 @@ def backtest(region, official_to: pd.DataFrame, *, to_year: int,
     unforeseen = table[fell & (table["p_deficit"] < 0.5)][
         ["code_commune", "nom", "pop_totale", "apl_from", "apl_u65_from", "apl_median",
          "p_deficit", "apl_to"]].sort_values("p_deficit", ascending=False).reset_index(drop=True)
-    if not (thr > 0):  # pragma: no cover - a zoning always has a positive first threshold
-        raise InputError("the deficit threshold must be positive")
     return Backtest(communes=table, summary=summary, unforeseen=unforeseen, figures=figures,
                     from_year=from_year, to_year=int(to_year), forecast=fc)

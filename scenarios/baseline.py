@@ -33,7 +33,6 @@ from engine.apl.calibration import (
     DEFAULT_GRID,
     Correction,
     SupplyFit,
-    catchment_operator,
     choose_regularisation,
     correction,
     fit_supply,
@@ -116,6 +115,24 @@ class Baseline:
         """Number of unlisted practitioners."""
         return int(self.slot_unlisted.sum())
 
+    def new_practitioner_activity(self, profession, activity: float | None = None) -> float:
+        """Counted yearly activity of one new practitioner on this baseline's scale.
+
+        Parameters
+        ----------
+        profession : engine.apl.Profession
+            Whose default activity and bounds.
+        activity : float, optional
+            Yearly consultations asked for (default: the profession's default activity).
+
+        Returns
+        -------
+        float
+            The activity as counted (bounded as the profession's supply counts it), times
+            :attr:`activity_scale`.
+        """
+        return _counted_activity(profession, activity) * self.activity_scale
+
     def supply(self, n_communes: int) -> np.ndarray:
         """Supply per commune in year 0."""
         return supply_by_commune(self.slot_commune, self.slot_activity, n_communes)
@@ -173,13 +190,11 @@ class Baseline:
             keep = (ages <= retirement_age).mean(axis=0)
         return supply_by_commune(self.slot_commune, self.slot_activity * keep, n_communes)
 
-    def slots(self, region) -> pd.DataFrame:
-        """The practitioners as a table: ``code_commune``, ``activity``, ``age`` (NaN when
-        drawn), ``senior_probability``, ``unlisted``."""
-        return pd.DataFrame({"code_commune": region.codes[self.slot_commune],
-                             "activity": self.slot_activity, "age": self.slot_age,
-                             "senior_probability": self.slot_senior_probability,
-                             "unlisted": self.slot_unlisted})
+
+def _counted_activity(prof, activity: float | None) -> float:
+    """One practitioner's counted activity (the profession's default when ``None``), unscaled."""
+    value = prof.activity.default if activity is None else activity
+    return float(bounded_activity([value], profession=prof)[0])
 
 
 def _roster(region):
@@ -218,7 +233,7 @@ def model_baseline(region) -> Baseline:
     if np.isnan(age).any() and off is not None and "apl_moins_65" in off:
         share = estimate_senior_share(region.weights, region.demand, region.supply(),
                                       off["apl"].fillna(0).to_numpy(),
-                                      off["apl_moins_65"].fillna(0).to_numpy())
+                                      off["apl_moins_65"].fillna(0).to_numpy(), apl_model=model)
         p_senior = share[commune]
     return Baseline(kind="model", year=region.year, apl=model, model_apl=model,
                     fitted_apl=model, correction=Correction.identity(n), slot_commune=commune,
@@ -317,7 +332,7 @@ def official_baseline(region, *, regularisation: float | None = None, folds: int
     prior_senior = None
     if young is not None and known.all() and limit is not None:
         prior_senior = supply_by_commune(commune, np.where(age > limit, activity, 0.0), n)
-    unit = float(bounded_activity([prof.activity.default], profession=prof)[0])
+    unit = _counted_activity(prof, None)
     cv = None
     if regularisation is None:
         regularisation, cv = _chosen_regularisation(region, apl, young, prior, prior_senior,
@@ -367,8 +382,8 @@ def official_baseline(region, *, regularisation: float | None = None, folds: int
     slot_unlisted = np.concatenate(slot_unlisted) if slot_unlisted else np.zeros(0, bool)
     slot_row = np.concatenate(slot_row) if slot_row else np.zeros(0, np.int64)
     # The correction is computed on the slots' own supply, so that year 0 is exact.
-    fitted = np.asarray(catchment_operator(region.weights, region.demand)
-                        @ supply_by_commune(slot_commune, slot_activity, n))
+    fitted = region.catchment.accessibility(supply_by_commune(slot_commune, slot_activity, n),
+                                            warn=False)
     return Baseline(kind="official", year=region.year, apl=apl, model_apl=region.apl(),
                     fitted_apl=fitted, correction=correction(fitted, apl),
                     slot_commune=slot_commune, slot_activity=slot_activity, slot_age=slot_age,

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from engine.errors import InputError
+from scenarios.forecast import crossing_year
 
 __all__ = ["Comparison", "Run", "compare_runs", "load_run"]
 
@@ -200,8 +201,7 @@ def compare_runs(runs: list[Run], *, min_probability_change: float = 0.2) -> Com
     for k, r in enumerate(runs):
         fc = r.communes[r.communes["year"].isin(common)]
         final = fc[fc["year"] == last].set_index("code_commune")
-        under = fc[fc["apl_median"] < threshold]
-        crossing = under.groupby("code_commune")["year"].min()
+        crossing = crossing_year(fc, threshold)
         table[f"apl_median_{k}"] = final["apl_median"].reindex(table.index)
         table[f"p_deficit_{k}"] = final["p_deficit"].reindex(table.index)
         table[f"annee_deficit_{k}"] = crossing.reindex(table.index).astype("Int64")

@@ -108,11 +108,15 @@ class DrawSummary:
             self.min = np.full(rows, np.inf)
             self.max = np.full(rows, -np.inf)
 
-    def add(self, lo: int, values: np.ndarray) -> None:
-        """Add the draws ``lo, lo + 1, ...``: ``values`` has one column per draw."""
+    def add(self, lo: int, values: np.ndarray, deficit: np.ndarray | None = None) -> None:
+        """Add the draws ``lo, lo + 1, ...``: ``values`` has one column per draw.
+
+        ``deficit`` is the caller's mask of ``values`` in deficit when it has one already
+        (default: the summary's ``deficit`` of ``values``).
+        """
         m = values.shape[1]
         self.sum += values.sum(axis=1)
-        self.below += self._deficit(values).sum(axis=1)
+        self.below += (self._deficit(values) if deficit is None else deficit).sum(axis=1)
         self.added += m
         if self.mode == "exact":
             self.values[:, lo:lo + m] = values

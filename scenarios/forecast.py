@@ -40,7 +40,6 @@ import scipy.sparse as sp
 from engine import settings
 from engine.apl import (
     Catchment,
-    bounded_activity,
     class_index,
     departement_of,
     supply_by_commune,
@@ -53,8 +52,9 @@ from scenarios.baseline import Baseline
 from scenarios.baseline import baseline as make_baseline
 from scenarios.config import Scenario, load_scenario
 from scenarios.draws import DrawSummary, choose_mode, summary_bytes
+from scenarios.labels import commune_names
 
-__all__ = ["Forecast", "ForecastTooLarge", "forecast", "memory_needed"]
+__all__ = ["Forecast", "ForecastTooLarge", "crossing_year", "forecast", "memory_needed"]
 
 #: Draws simulated together (memory per chunk: a few ``(chunk, practitioners)`` arrays).
 CHUNK = 250
@@ -94,8 +94,9 @@ class Forecast:
     summary : pandas.DataFrame
         One row per year (year 0 first): ``pop_deficit_mean``, ``pop_deficit_p10``,
         ``pop_deficit_p90`` (total population in communes in deficit: mean and 80 % interval
-        over draws), ``share_deficit_mean``, ``communes_deficit`` (median under the
-        threshold), ``communes_new_deficit`` (at or above it in year 0, under it for the
+        over draws), ``share_deficit_mean``, ``share_deficit_p10``, ``share_deficit_p90``
+        (the same as shares of the year's population), ``communes_deficit`` (median under
+        the threshold), ``communes_new_deficit`` (at or above it in year 0, under it for the
         first time that year), ``active_practitioners_mean``.
     baseline : Baseline
         The observed state of year 0.
@@ -157,8 +158,9 @@ class Forecast:
         Returns
         -------
         pandas.DataFrame
-            ``code_commune``, ``nom``, ``year``, ``p_deficit``, ``apl_median``, ``apl_p10``,
-            ``apl_p90``, ``apl_year0``, sorted by year then probability.
+            ``code_commune``, ``nom``, ``pop_totale`` (data year), ``year``, ``p_deficit``,
+            ``apl_median``, ``apl_p10``, ``apl_p90``, ``apl_year0``, sorted by year then
+            probability.
         """
         thr = self._threshold()
         base = pd.Series(self.baseline.apl, index=self.communes["code_commune"].iloc[
@@ -167,8 +169,10 @@ class Forecast:
         df = later[(later["apl_median"] < thr) & (later["code_commune"].map(base) >= thr)]
         first = df.sort_values("year").groupby("code_commune", sort=False).head(1).copy()
         first["apl_year0"] = first["code_commune"].map(base)
-        cols = ["code_commune", "nom", "year", "p_deficit", "apl_median", "apl_p10", "apl_p90",
-                "apl_year0"]
+        pop = pd.Series(self.population, index=base.index)
+        first["pop_totale"] = first["code_commune"].map(pop)
+        cols = ["code_commune", "nom", "pop_totale", "year", "p_deficit", "apl_median", "apl_p10",
+                "apl_p90", "apl_year0"]
         return first[cols].sort_values(["year", "p_deficit"], ascending=[True, False]
                                        ).reset_index(drop=True)
 
@@ -192,18 +196,36 @@ class Forecast:
         indexed by ``zone``; empty without zones."""
         if self.zones is None:
             return pd.Series(dtype="Int64")
-        under = self.zones[self.zones["apl_median"] < self._threshold()]
-        first = under.groupby("zone")["year"].min()
-        return first.reindex(self.zones["zone"].drop_duplicates().to_numpy()).astype("Int64")
+        return crossing_year(self.zones, self._threshold(), key="zone")
 
     def crossing_year(self) -> pd.Series:
         """First year each commune's median APL is under the deficit threshold (NaN never),
         year 0 included, indexed by ``code_commune``."""
-        thr = self._threshold()
-        under = self.communes[self.communes["apl_median"] < thr]
-        first = under.groupby("code_commune")["year"].min()
-        codes = self.communes["code_commune"].drop_duplicates()
-        return first.reindex(codes.to_numpy()).astype("Int64")
+        return crossing_year(self.communes, self._threshold())
+
+
+def crossing_year(rows: pd.DataFrame, threshold: float, *, key: str = "code_commune"
+                  ) -> pd.Series:
+    """First year each place's median APL is under ``threshold`` (NA never).
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        One row per place and year, with ``key``, ``year`` and ``apl_median`` (as
+        :attr:`Forecast.communes`, :attr:`Forecast.zones` or a run's ``forecast.csv``).
+    threshold : float
+        The deficit threshold.
+    key : str
+        The column naming the place.
+
+    Returns
+    -------
+    pandas.Series
+        ``Int64`` years indexed by the places of ``rows`` in their first order.
+    """
+    under = rows[rows["apl_median"] < threshold]
+    first = under.groupby(key)["year"].min()
+    return first.reindex(rows[key].drop_duplicates().to_numpy()).astype("Int64")
 
 
 def _oldest(active: np.ndarray, age: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -309,17 +331,13 @@ def forecast(
     home_row = np.concatenate([np.arange(n), np.asarray(extra_home, dtype=np.int64)])
     thr = prof.zoning.deficit_threshold
 
-    def counted(activity) -> float:
-        value = prof.activity.default if activity is None else activity
-        return float(bounded_activity([value], profession=prof)[0]) * base.activity_scale
-
     # Slots: the baseline's practitioners, then one per installed practitioner.
     cols = [base.slot_commune]
     acts = [base.slot_activity]
     starts = [np.full(base.n_slots, -1)]
     for inst, col in zip(scenario.installations, inst_cols, strict=True):
         cols.append(np.full(inst.gps, col))
-        acts.append(np.full(inst.gps, counted(inst.activity)))
+        acts.append(np.full(inst.gps, base.new_practitioner_activity(prof, inst.activity)))
         starts.append(np.full(inst.gps, inst.year))
     col = np.concatenate(cols).astype(np.int64)
     act0 = np.concatenate(acts)
@@ -334,8 +352,8 @@ def forecast(
                              f"{n_slots} practitioners, installations included", path=scenario.path,
                              key="retirement.per_year")
     rates = np.array(scenario.rate_by_class(prof.zoning.codes))
-    rep_act = None if scenario.replacement_activity is None else counted(
-        scenario.replacement_activity)
+    rep_act = None if scenario.replacement_activity is None else \
+        base.new_practitioner_activity(prof, scenario.replacement_activity)
 
     # One catchment per demand: the data year's, grown, or given by year.
     catchments: dict = {}
@@ -440,7 +458,7 @@ def forecast(
             apl = base.correction.apply(model)
             prev_apl = np.vstack([apl, apl[home_row[n:]]]) if n_cols > n else apl
             deficit = in_deficit(apl)
-            stats[t].add(lo, apl)
+            stats[t].add(lo, apl, deficit)
             for g in groups.values():
                 g["stats"][t].add(lo, zone_apl(apl, region.demand, g["ind"]))
                 g["pop_deficit"][t] += (g["ind"] @ (population_for(year)[:, None] * deficit)
@@ -453,7 +471,7 @@ def forecast(
                 progress(lo + (m * t) // (n_years - 1), draws)
 
     codes = np.asarray(prof.zoning.codes)
-    names = region.communes["nom"].to_numpy() if "nom" in region.communes else region.codes
+    names = commune_names(region)
     rows, summary = [], []
     ever_under = deficit0.copy()
     for t, year in enumerate(years):
@@ -474,10 +492,13 @@ def forecast(
         new = int((under & ~ever_under).sum())
         ever_under |= under
         pq = np.quantile(pop_deficit[t], [0.1, 0.9])
+        total = population_for(year).sum()
+        sq = np.quantile(pop_deficit[t] / total, [0.1, 0.9])
         summary.append({
             "year": year, "pop_deficit_mean": float(pop_deficit[t].mean()),
             "pop_deficit_p10": float(pq[0]), "pop_deficit_p90": float(pq[1]),
-            "share_deficit_mean": float(pop_deficit[t].mean() / population_for(year).sum()),
+            "share_deficit_mean": float(pop_deficit[t].mean() / total),
+            "share_deficit_p10": float(sq[0]), "share_deficit_p90": float(sq[1]),
             "communes_deficit": int(under.sum()), "communes_new_deficit": new,
             "active_practitioners_mean": active_sum[t] / draws,
         })

@@ -16,12 +16,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from engine.apl import bounded_activity
 from engine.apl import profession as as_profession
 from engine.errors import InputError
 from engine.french import fmt_int
 from scenarios.baseline import Baseline
 from scenarios.baseline import baseline as make_baseline
+from scenarios.labels import commune_names
 
 _OBJECTIVES = ("population_in_deficit", "deficit_gap")
 
@@ -266,10 +266,7 @@ def optimize_installations(
         if supply.shape != (region.n_communes,) or not np.all(np.isfinite(supply)) or (supply < 0).any():
             raise InputError(f"supply must be {region.n_communes} finite non-negative values, one per "
                              "commune", column="supply")
-    demand = region.demand
-    apl = base.correction.unclipped(region.apl(supply))
-    per_gp = float(bounded_activity([prof.activity.default if activity is None else activity],
-                                    profession=prof)[0]) * base.activity_scale
+    per_gp = base.new_practitioner_activity(prof, activity)
     if method != "greedy":
         from scenarios.siting import exact_installations
 
@@ -277,12 +274,13 @@ def optimize_installations(
                                    supply_per_site=per_gp * gps_per_site, gps_per_site=gps_per_site,
                                    service_minutes=service_minutes, candidates=cand,
                                    correction=base.correction)
-    result = greedy_placement(weights, demand, region.population, apl, n_new,
+    apl = base.correction.unclipped(region.apl(supply))
+    result = greedy_placement(weights, region.demand, region.population, apl, n_new,
                               supply_per_site=per_gp * gps_per_site, candidates=cand,
                               objective=objective, profession=prof,
                               factor=base.correction.factor, progress=progress)
     cols = result["column"].to_numpy()
-    noms = region.communes["nom"].to_numpy() if "nom" in region.communes else codes
+    noms = commune_names(region)
     pop = region.population
     result.insert(1, "code_commune", codes[cols])
     result.insert(2, "nom", noms[cols])

@@ -28,8 +28,9 @@ import pandas as pd
 import scipy.sparse as sp
 
 from engine._validate import finite_vector, non_negative_number
-from engine.apl import travel_minutes
+from engine.apl import catchment_weights, cumulative, travel_minutes
 from engine.errors import InputError
+from scenarios.labels import commune_names
 
 __all__ = [
     "EXACT_METHODS",
@@ -97,13 +98,11 @@ def _weights(values, n: int) -> np.ndarray:
     return finite_vector(values, "weights", size=n, non_negative=True, what="the matrix rows")
 
 
-def _coverage(times, service_minutes: float, cand: np.ndarray) -> sp.csc_matrix:
-    """``a_ij = 1`` where demand ``i`` is within ``service_minutes`` of candidate ``cand[j]``."""
+def _coverage(times, service_minutes: float) -> sp.csc_matrix:
+    """``a_ij = 1`` where demand ``i`` is within ``service_minutes`` of column ``j``: the
+    weights of a cumulative (plain 2SFCA) catchment of that radius."""
     radius = non_negative_number(service_minutes, "service_minutes")
-    m = travel_minutes(times)[:, cand].tocsr()
-    keep = m.data <= radius
-    rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
-    return sp.csc_matrix((np.ones(int(keep.sum())), (rows[keep], m.indices[keep])), shape=m.shape)
+    return catchment_weights(times, cumulative(radius)).tocsc()
 
 
 def _problem(times, weights, candidates, n_sites):
@@ -219,7 +218,14 @@ def maximal_covering(times, weights, n_sites: int, service_minutes: float, *,
     _check_method(method)
     start = time.perf_counter()
     m, w, cand, p = _problem(times, weights, candidates, n_sites)
-    a = _coverage(m, service_minutes, cand)
+    return _maximal_covering(_coverage(m, service_minutes), w, p, cand, method, time_limit,
+                             start)
+
+
+def _maximal_covering(coverage: sp.csc_matrix, w: np.ndarray, p: int, cand: np.ndarray,
+                      method: str, time_limit: float | None, start: float) -> Siting:
+    """:func:`maximal_covering` on a coverage matrix of every column (see :func:`_coverage`)."""
+    a = coverage[:, cand].tocsc()
     if method == "greedy":
         local, optimal = _greedy_cover(a, w, p), False
     else:
@@ -272,7 +278,13 @@ def set_covering(times, service_minutes: float, *, weights=None, method: str = "
     need = np.ones(m.shape[0], dtype=bool) if weights is None else \
         _weights(weights, m.shape[0]) > 0
     cand = _candidates(candidates, m.shape[1])
-    a = _coverage(m, service_minutes, cand)
+    return _set_covering(_coverage(m, service_minutes), need, cand, method, time_limit, start)
+
+
+def _set_covering(coverage: sp.csc_matrix, need: np.ndarray, cand: np.ndarray, method: str,
+                  time_limit: float | None, start: float) -> Siting:
+    """:func:`set_covering` on a coverage matrix of every column (see :func:`_coverage`)."""
+    a = coverage[:, cand].tocsc()
     coverable = need & (np.diff(a.tocsr().indptr) > 0)
     rows = np.flatnonzero(coverable)
     if len(rows) == 0:
@@ -325,8 +337,8 @@ def p_median(times, weights, n_sites: int, *, method: str = "exact", candidates=
     --------
     >>> import numpy as np
     >>> t = np.array([[0.0, 30.0, 9.0], [30.0, 0.0, 12.0], [9.0, 12.0, 0.0]])
-    >>> p_median(t, [10, 20, 5], 1, method="greedy").objective
-    90.0
+    >>> p_median(t, [10, 20, 5], 1, method="greedy").objective  # site 2: 10*9 + 20*12 + 5*0
+    330.0
     """
     _check_method(method)
     start = time.perf_counter()
@@ -385,8 +397,7 @@ def _dense_cover_cost(a: sp.csc_matrix) -> np.ndarray:
 
 def exact_installations(region, n_new: int, *, method: str, supply: np.ndarray,
                         supply_per_site: float, gps_per_site: int, service_minutes: float,
-                        candidates: np.ndarray | None = None,
-                        time_limit: float | None = None, correction=None) -> pd.DataFrame:
+                        correction, candidates: np.ndarray | None = None) -> pd.DataFrame:
     """GP installations by an exact coverage model, in the optimizer's table layout.
 
     The demand to cover is the population of the communes in deficit (APL under the
@@ -408,12 +419,11 @@ def exact_installations(region, n_new: int, *, method: str, supply: np.ndarray,
         Reported in the ``gps`` column.
     service_minutes : float
         Coverage radius in minutes.
+    correction : engine.apl.calibration.Correction
+        The baseline's correction, applied to the engine's APL (the identity for the model
+        baseline).
     candidates : numpy.ndarray, optional
         Allowed commune (column) indices.
-    time_limit : float, optional
-        Seconds for the solver.
-    correction : engine.apl.calibration.Correction, optional
-        The baseline's correction (the official baseline), applied to the engine's APL.
 
     Returns
     -------
@@ -433,25 +443,26 @@ def exact_installations(region, n_new: int, *, method: str, supply: np.ndarray,
     threshold = region.profession.zoning.deficit_threshold
     times = region.commune_times()
     pop = region.population
+
     def apl_of(s):
-        model = region.apl(s)
-        return model if correction is None else correction.apply(model)
+        return correction.apply(region.apl(s))
 
     deficit = np.where(apl_of(supply) < threshold, pop, 0.0)
+    start = time.perf_counter()
+    a = _coverage(times, service_minutes)
+    cand = _candidates(candidates, a.shape[1])
     if method == "mclp":
-        result = maximal_covering(times, deficit, n_new, service_minutes,
-                                  candidates=candidates, time_limit=time_limit)
+        result = _maximal_covering(a, _weights(deficit, a.shape[0]),
+                                   _n_sites(n_new, len(cand)), cand, "exact", None, start)
     else:
-        result = set_covering(times, service_minutes, weights=deficit,
-                              candidates=candidates, time_limit=time_limit)
+        result = _set_covering(a, _weights(deficit, a.shape[0]) > 0, cand, "exact", None, start)
         if len(result.sites) > n_new:
             raise InputError(f"covering every deficit commune within {service_minutes:g} min "
                              f"needs {len(result.sites)} sites, more than n_new={n_new}; "
                              "raise n_new or use method='mclp'", column="n_new")
-    a = _coverage(times, service_minutes, np.arange(region.n_communes))
     own = np.array([deficit[a[:, j].indices].sum() for j in result.sites])
     codes = region.codes
-    noms = region.communes["nom"].to_numpy() if "nom" in region.communes else codes
+    noms = commune_names(region)
     rows, done, s = [], np.zeros(region.n_communes, dtype=bool), np.array(supply, dtype=float)
     for rank, j in enumerate(result.sites[np.argsort(-own, kind="stable")], start=1):
         reach = a[:, j].indices

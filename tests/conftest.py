@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from realdata import required_mirror
 
 from engine import settings
 from engine.routing.network import RoadNetwork
@@ -34,13 +35,7 @@ def cache_folder(tmp_path_factory):
 @pytest.fixture(scope="session")
 def mirror():
     """The data mirror; a failure (not a skip) under CI when it is missing."""
-    path = settings.data_mirror()
-    if path is None:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail("data mirror missing under CI: expected ../shared/data beside the repo "
-                        "or $APL_DATA_MIRROR")
-        pytest.skip("data mirror not available (set APL_DATA_MIRROR)")
-    return path
+    return required_mirror()
 
 
 @pytest.fixture(scope="session")

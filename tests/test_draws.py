@@ -120,3 +120,15 @@ def test_release_frees_the_draws(mode):
     s.quantiles()
     s.release()
     assert getattr(s, "values", None) is None and getattr(s, "counts", None) is None
+
+
+@pytest.mark.parametrize("mode", ["exact", "binned"])
+def test_a_given_deficit_mask_is_counted_as_the_summary_would(mode):
+    values = np.random.default_rng(5).uniform(0.0, 5.0, (4, 12))
+    own, given = DrawSummary(4, 12, mode, _deficit), DrawSummary(4, 12, mode, _deficit)
+    for lo in range(0, 12, 5):
+        chunk = values[:, lo:lo + 5]
+        own.add(lo, chunk)
+        given.add(lo, chunk, _deficit(chunk))
+    assert np.array_equal(own.share_in_deficit(), given.share_in_deficit())
+    assert np.array_equal(own.mean(), given.mean())

@@ -45,6 +45,8 @@ def test_forecast_outputs_are_complete_and_consistent(corse_region, corse_baseli
     # A commune listed as falling is at or above 2.5 in year 0 and under it (median) that year.
     newly = fc.newly_in_deficit()
     assert len(newly) and (newly["apl_year0"] >= 2.5).all() and (newly["apl_median"] < 2.5).all()
+    population = dict(zip(corse_region.codes, corse_region.population, strict=True))
+    assert np.array_equal(newly["pop_totale"], newly["code_commune"].map(population))
     already = fc.already_in_deficit()
     assert not set(already["code_commune"]) & set(newly["code_commune"])
     assert len(already) == fc.summary["communes_deficit"].iloc[0]
