@@ -501,8 +501,6 @@ def cmd_forecast(args, progress) -> dict:
     zones = tables.zones_table(region, base)
     zones_fc = tables.zones_forecast_table(fc)
     newly = fc.newly_in_deficit()
-    newly = newly.assign(pop_totale=newly["code_commune"].map(
-        dict(zip(region.codes, region.population, strict=True))))
     risk = tables.risk_table(fc, table)
     watch = tables.watch_list(risk)
     installs = None

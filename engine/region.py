@@ -218,18 +218,19 @@ class Region:
             road, naming the file and line of the first.
         """
         if self.times is None:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                times = commune_matrix(self.network, self.communes, profession=self.profession,
-                                       max_minutes=self.max_minutes, client=self.client)
-            far = np.asarray(times.stats.get("isolated", np.zeros(self.n_communes, bool)),
-                             dtype=bool)
-            for w in caught:
-                if not (far.any() and issubclass(w.category, FarFromRoadWarning)):
-                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-            if far.any():
-                self._far_points(far, np.asarray(times.stats["snap_distance_m"], np.float64))
-            self.times = times
+            # Points far from every road are judged before routing (the snap is milliseconds,
+            # the routing of a large region minutes): swapped lon/lat fails at once.
+            lon = pd.to_numeric(self.communes["lon"], errors="coerce").to_numpy(np.float64)
+            lat = pd.to_numeric(self.communes["lat"], errors="coerce").to_numpy(np.float64)
+            if np.isfinite(lon).all() and np.isfinite(lat).all():  # else commune_matrix says
+                _, dist = self.network.snap(lon, lat)
+                dist = np.atleast_1d(np.asarray(dist, dtype=np.float64))
+                far = dist > settings.max_snap_distance_m
+                if far.any():
+                    self._far_points(far, dist)
+            self.times = commune_matrix(self.network, self.communes, profession=self.profession,
+                                        max_minutes=self.max_minutes, client=self.client,
+                                        warn=False)
         return self.times
 
     def _error_at(self, i: int, column: str, message: str) -> InputError:

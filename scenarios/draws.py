@@ -58,7 +58,7 @@ def summary_bytes(rows: int, draws: int, mode: str) -> int:
     Examples
     --------
     >>> summary_bytes(360, 1000, "exact"), summary_bytes(360, 1000, "binned")
-    (2880000, 5475360)
+    (2891520, 5486400)
     """
     per_row = 8 * draws if mode == "exact" else 4 * _N_BINS
     return int(rows * (per_row + 32))  # + sum, below, min and max

@@ -73,9 +73,9 @@ def memory_needed(n_communes: int, n_groups: int, years: int, draws: int) -> int
     Examples
     --------
     >>> memory_needed(360, 2, 11, 1_000) / 2**20  # Corsica, ten simulated years: exact
-    27.7...
+    27.8...
     >>> memory_needed(360, 2, 11, 1_000_000) / 2**20  # binned, most of it the populations
-    136.8...
+    136.5...
     """
     rows = (years - 1) * (n_communes + n_groups)
     return summary_bytes(rows, draws, choose_mode(rows, draws)) + 8 * draws * years
@@ -247,8 +247,8 @@ def _installation_columns(region, scenario: Scenario):
     for k, inst in enumerate(scenario.installations):
         if inst.commune is not None:
             if inst.commune not in code_to_col:
-                raise InputError(f"commune {inst.commune!r} is not in region {region.name!r}",
-                                 path=scenario.path, key=f"installation[{k}].commune")
+                raise scenario.error(f"commune {inst.commune!r} is not in region {region.name!r}",
+                                     "installation", "commune", k)
             cols.append(code_to_col[inst.commune])
         else:
             column, home = region.site_column(inst.lon, inst.lat,
@@ -347,10 +347,10 @@ def forecast(
     if scenario.retirement_model == "count":
         asked = scenario.retirements_per_year * scenario.horizon
         if asked > n_slots:
-            raise InputError(f"the scenario asks for {asked} retirements ({scenario.retirements_per_year} a "
-                             f"year for {scenario.horizon} years) but region {region.name!r} has only "
-                             f"{n_slots} practitioners, installations included", path=scenario.path,
-                             key="retirement.per_year")
+            raise scenario.error(f"the scenario asks for {asked} retirements "
+                                 f"({scenario.retirements_per_year} a year for {scenario.horizon} "
+                                 f"years) but region {region.name!r} has only {n_slots} "
+                                 "practitioners, installations included", "retirement", "per_year")
     rates = np.array(scenario.rate_by_class(prof.zoning.codes))
     rep_act = None if scenario.replacement_activity is None else \
         base.new_practitioner_activity(prof, scenario.replacement_activity)

@@ -104,6 +104,20 @@ def test_swapped_points_found_by_the_network(capsys, tiny, tmp_path):
     assert f"{communes}:4, column 'lat': lon and lat are swapped" in line and "is on it" in line
 
 
+def test_swapped_points_fail_before_any_routing(capsys, tiny, tmp_path, monkeypatch):
+    # Review: the check ran after the whole commune matrix was routed (minutes on a big region).
+    import engine.region
+
+    def no_routing(*args, **kwargs):
+        raise AssertionError("the commune matrix was routed before the points were checked")
+
+    monkeypatch.setattr(engine.region, "commune_matrix", no_routing)
+    communes = _communes_with(tmp_path, "18003,Culan,500,520,2.535,46.525",
+                              "97103,Culan,500,520,46.525,2.535")
+    code, line = _compute(capsys, tiny, tmp_path, communes=communes)
+    assert code == 1 and "lon and lat are swapped" in line
+
+
 @pytest.mark.parametrize(("lon", "lat", "column", "what"), [
     ("200", "46.5", "lon", "expected a WGS84 longitude in degrees, from -180 to 180"),
     ("2.53", "95", "lat", "expected a WGS84 latitude in degrees, from -90 to 90"),

@@ -31,7 +31,7 @@ __all__ = ["apl_communes", "commune_matrix"]
 
 def commune_matrix(network: RoadNetwork, communes: pd.DataFrame, *,
                    profession: str | Profession = "gp", max_minutes: float | None = None,
-                   client=None, chunk_size: int = 2000) -> TravelTimeMatrix:
+                   client=None, chunk_size: int = 2000, warn: bool = True) -> TravelTimeMatrix:
     """Travel times between the communes' points (town halls), diagonal set to the
     profession's within-commune time (0 minutes for GPs).
 
@@ -55,6 +55,9 @@ def commune_matrix(network: RoadNetwork, communes: pd.DataFrame, *,
         result is identical. ``None`` (default) routes locally.
     chunk_size : int
         With ``client``: origins per task.
+    warn : bool
+        Warn about the communes far from every road (a caller that has checked them
+        already passes False).
 
     Returns
     -------
@@ -86,7 +89,7 @@ def commune_matrix(network: RoadNetwork, communes: pd.DataFrame, *,
     node = np.asarray(node, dtype=np.int64)
     dist = np.asarray(dist, dtype=np.float64)
     far = dist > settings.max_snap_distance_m
-    if far.any():
+    if far.any() and warn:
         i = int(np.flatnonzero(far)[0])
         warnings.warn(f"{int(far.sum())} commune point(s) are more than "
                       f"{settings.max_snap_distance_m:,.0f} m from any road (first: {codes[i]}, "
