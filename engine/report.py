@@ -1032,8 +1032,9 @@ def write_compare_report(path: str | os.PathLike[str], comparison, *, region_nam
     differs_intro = (
         f"{plural(len(c), 'commune')} : sous le seuil de {thr} (APL médian) dans un scénario et "
         f"pas dans un autre en {last}, ou dont la probabilité d'être {deficit.label.lower()} varie "
-        f"d'au moins 20 points entre deux scénarios ; les plus grands écarts d'abord. Scénarios : "
-        f"{legend_runs}. Liste complète : compare_communes.csv.")
+        f"d'au moins {fmt_int(100 * comparison.min_probability_change)} points entre deux "
+        f"scénarios ; les plus grands écarts d'abord. Scénarios : {legend_runs}. Liste "
+        "complète : compare_communes.csv.")
     draws = sorted({r.meta.get("draws") for r in runs})
     seeds = sorted({r.meta.get("seed") for r in runs})
     intro = (f"{plural(len(runs), 'scénario')} sur les mêmes données ({region_name}, "

@@ -81,6 +81,8 @@ class Comparison:
         ``p_deficit_range`` (largest minus smallest probability).
     threshold : float
         The deficit threshold the runs used.
+    min_probability_change : float
+        The change of probability of deficit that put a commune in ``communes``.
     """
 
     runs: list[Run]
@@ -88,6 +90,7 @@ class Comparison:
     summary: pd.DataFrame
     communes: pd.DataFrame
     threshold: float
+    min_probability_change: float = 0.2
 
     @property
     def labels(self) -> list[str]:
@@ -216,4 +219,4 @@ def compare_runs(runs: list[Run], *, min_probability_change: float = 0.2) -> Com
     out = out.sort_values(["p_deficit_range", "pop_totale"], ascending=[False, False],
                           kind="stable").reset_index(drop=True)
     return Comparison(runs=list(runs), years=common, summary=summary, communes=out,
-                      threshold=threshold)
+                      threshold=threshold, min_probability_change=min_probability_change)
