@@ -46,9 +46,7 @@ from engine.apl import profession as as_profession
 from engine.errors import InputError
 from engine.french import fmt_dec, fmt_int, fmt_pct, fmt_threshold, plural
 from engine.outputs import atomic_path
-
-#: Lambert-93, the projection of the static maps.
-LAMBERT93 = "EPSG:2154"
+from engine.routing.surface import LAMBERT93  # the projection of the static maps too
 
 #: Colour and label of communes without a value.
 MISSING = ("Sans donnée", "#cccccc")
