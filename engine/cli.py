@@ -488,10 +488,10 @@ def cmd_forecast(args, progress) -> dict:
     prof = region.profession
     years = scenario.years(region.year)
     base = baseline(region, args.baseline)
-    progress.say(f"projection « {scenario.label} », {args.draws} tirages ...")
+    progress.say(f"projection « {scenario.label} », {args.draws} simulations ...")
     try:
         fc = forecast(region, scenario, draws=args.draws, seed=args.seed, baseline=base,
-                      progress=progress("tirages"))
+                      progress=progress("simulations"))
     except ForecastTooLarge as exc:
         raise _Usage(f"--draws: {exc}") from None
     table = tables.with_forecast(tables.commune_table(region, baseline=base,
@@ -616,7 +616,7 @@ def cmd_backtest(args, progress) -> dict:
     else:
         official_to = region_official(args.region, args.to_year, profession=region.profession)
     bt = backtest(region, official_to, to_year=args.to_year, scenario=scenario, draws=args.draws,
-                  seed=args.seed, progress=progress("tirages"))
+                  seed=args.seed, progress=progress("simulations"))
 
     def write(tmp: Path) -> None:
         outputs.write_table(bt.communes, tmp / "backtest.csv")
